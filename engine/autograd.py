@@ -1,0 +1,192 @@
+"""The tape: recording switches, the Function base class, and backward.
+
+A Function instance is one node of the graph: `forward` computes the output
+from backend arrays and keeps what `backward` needs on the instance. Nodes are
+only created while a `grad_tape()` is open (and no `no_grad()` is), so outside a
+tape nothing is recorded and nothing is retained.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+
+import numpy as np
+
+from . import backend as _backend
+
+
+class _TapeState(threading.local):
+    def __init__(self):
+        self.depth = 0        # open grad_tape() blocks
+        self.paused = 0       # open no_grad() blocks
+
+    @property
+    def recording(self) -> bool:
+        return self.depth > 0 and self.paused == 0
+
+
+_state = _TapeState()
+
+
+def is_recording() -> bool:
+    return _state.depth > 0 and _state.paused == 0
+
+
+@contextmanager
+def grad_tape():
+    """Record operations on tensors so that `backward` can differentiate them."""
+    _state.depth += 1
+    try:
+        yield
+    finally:
+        _state.depth -= 1
+
+
+@contextmanager
+def no_grad():
+    """Stop recording, also inside a grad_tape()."""
+    _state.paused += 1
+    try:
+        yield
+    finally:
+        _state.paused -= 1
+
+
+class Function:
+    """One primitive op: `forward(*arrays)` and `backward(grad)` side by side.
+
+    Subclasses list which inputs may be integer arrays in `int_inputs`
+    (e.g. embedding indices); every other input must be floating point.
+    """
+    int_inputs = ()
+    inputs = ()
+
+    @classmethod
+    def apply(cls, *inputs, **attrs):
+        from .tensor import Tensor, as_tensor
+        ts = tuple(x if type(x) is Tensor else as_tensor(x) for x in inputs)
+        node = cls.__new__(cls)
+        if attrs:
+            node.__dict__.update(attrs)
+        for i, t in enumerate(ts):
+            if t.data.dtype.kind != "f" and i not in cls.int_inputs:
+                raise TypeError(f"{cls.__name__.lower()}: input {i} has integer dtype {t.data.dtype}; "
+                                f"a differentiable input must be floating point (cast it with .astype)")
+        node.K = K = _backend.current
+        try:
+            out = node.forward(K, *[t.data for t in ts])
+        except ValueError as e:
+            op = cls.__name__.lower()
+            if str(e).startswith(op):
+                raise
+            shapes = " and ".join(str(tuple(t.shape)) for t in ts)
+            raise ValueError(f"{op}: {e} (input shapes {shapes})") from None
+        if _state.depth and not _state.paused:
+            for t in ts:
+                if t.requires_grad:
+                    node.inputs = ts
+                    return Tensor._from_node(out, node)
+        return Tensor._from_node(out, None)
+
+    def forward(self, K, *arrays):
+        raise NotImplementedError
+
+    def backward(self, g):
+        """Return one gradient (or None) per input."""
+        raise NotImplementedError
+
+
+def _topological_order(root):
+    """Tensors with a node, inputs before outputs, without recursion."""
+    order, seen = [], set()
+    stack = [(root, False)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        node = t._node
+        if node is None:
+            continue
+        stack.append((t, True))
+        for inp in node.inputs:
+            if inp._node is not None and id(inp) not in seen:
+                stack.append((inp, False))
+    return order
+
+
+def run_backward(loss, grad=None, accumulate=False):
+    """Differentiate `loss`; set (or with accumulate, add to) `.grad` of every param reached.
+
+    Returns the params reached, in the order their gradients were completed.
+    """
+    from .tensor import Tensor
+    if not isinstance(loss, Tensor):
+        raise TypeError(f"backward: expected a Tensor, got {type(loss).__name__}")
+    if loss._node is None:
+        if not loss.requires_grad:
+            raise RuntimeError("backward: the loss has no recorded graph; compute it inside "
+                               "`with ag.grad_tape():` from at least one ag.param")
+    K = _backend.current
+    if grad is None:
+        if loss.size != 1:
+            raise ValueError(f"backward: loss has shape {loss.shape}; pass grad= for a non-scalar output")
+        grad = K.full(loss.shape, 1.0, loss.dtype)
+    else:
+        grad = K.asarray(grad.data if isinstance(grad, Tensor) else grad, loss.dtype)
+        if tuple(grad.shape) != loss.shape:
+            raise ValueError(f"backward: grad shape {tuple(grad.shape)} does not match output shape {loss.shape}")
+
+    grads = {id(loss): grad}
+    leaves = {}
+    if loss._node is None:
+        leaves[id(loss)] = loss
+    for t in reversed(_topological_order(loss)):
+        g = grads.pop(id(t), None)
+        if g is None:
+            continue
+        node = t._node
+        gins = node.backward(g)
+        for inp, gi in zip(node.inputs, gins):
+            if gi is None or not inp.requires_grad:
+                continue
+            if gi.dtype != inp.data.dtype:
+                gi = K.astype(gi, inp.data.dtype)
+            key = id(inp)
+            prev = grads.get(key)
+            grads[key] = gi if prev is None else K.add(prev, gi)
+            if inp._node is None:
+                leaves[key] = inp
+    params = []
+    for key, p in leaves.items():
+        g = grads[key]
+        if p.grad is None or tuple(p.grad.shape) != p.shape:
+            p.grad = K.copy(g)
+        elif accumulate:
+            K.add_into(p.grad, g)
+        else:
+            K.copy_into(p.grad, g)
+        params.append(p)
+    return params
+
+
+def backward(loss, grad=None):
+    """Gradients of `loss` as {param name: array}; also sets each param's `.grad`.
+
+    Unlike `Tensor.backward()` (which adds to `.grad` as PyTorch does), this
+    replaces `.grad`, so a loop of `grads = backward(loss); opt.step(grads)`
+    needs no zero_grad().
+    """
+    out = {}
+    for p in run_backward(loss, grad, accumulate=False):
+        if p.name in out:
+            raise ValueError(f"backward: two different params are both named {p.name!r}; give them unique names")
+        out[p.name] = p.grad
+    return out
+
+
+def numpy_grads(grads):
+    return {k: np.asarray(_backend.current.to_numpy(v)) for k, v in grads.items()}

@@ -1,0 +1,43 @@
+"""The backend contract: a table from kernel name to implementation.
+
+Autograd Functions (engine/ops) never touch numpy or Vulkan directly: they call
+kernels on `backend.current`, an object with one method per name in KERNELS.
+numpy is the reference and always present; the Vulkan backend implements the
+same table with shaders.
+"""
+from __future__ import annotations
+
+from .numpy_backend import NumpyBackend
+
+# Every kernel a backend must provide (checked by tests/engine/test_parity.py).
+KERNELS = (
+    # host <-> device, allocation
+    "asarray", "to_numpy", "zeros", "full", "copy", "astype", "copy_into", "add_into", "split_views",
+    # elementwise binary (numpy broadcasting)
+    "add", "sub", "mul", "div", "pow", "pow_scalar",
+    # elementwise unary and what their backward needs
+    "neg", "scale", "exp", "log", "sqrt", "abs", "sign", "clip", "clip_grad",
+    "relu", "relu_grad", "sigmoid", "sigmoid_grad", "tanh", "tanh_grad",
+    "gelu", "gelu_grad", "silu", "silu_grad",
+    # reductions
+    "sum", "max", "max_grad", "sum_to", "broadcast_to", "sum_squares", "all_finite",
+    # layout
+    "reshape", "transpose", "getitem", "getitem_grad", "concat", "one_hot",
+    # linear algebra
+    "matmul",
+    # fused neural-network kernels: forward returns (y, ctx), backward takes ctx
+    "softmax", "softmax_grad", "log_softmax", "log_softmax_grad",
+    "conv2d", "conv2d_backward", "max_pool2d", "max_pool2d_backward",
+    "avg_pool2d", "avg_pool2d_backward", "embedding", "embedding_grad",
+    "dropout_mask", "layer_norm", "layer_norm_backward", "batch_norm", "batch_norm_backward",
+    # fused optimiser updates over flat buffers
+    "sgd_update", "adam_update", "rmsprop_update",
+)
+
+numpy_backend = NumpyBackend()
+current = numpy_backend
+
+
+def set_current(backend) -> None:
+    global current
+    current = backend

@@ -1,0 +1,17 @@
+"""Every differentiable op, each built on the backend's kernels."""
+from .conv import avg_pool2d, conv1d, conv2d, max_pool2d
+from .elementwise import (abs, add, cast, clamp, div, exp, gelu, log, mul, neg, pow, relu, scale,
+                          sigmoid, silu, sqrt, sub, tanh)
+from .layout import concat, getitem, reshape, transpose
+from .linalg import matmul
+from .losses import binary_cross_entropy, cross_entropy_loss, mse_loss, softmax_cross_entropy_loss
+from .nn import batch_norm, dropout, embedding, layer_norm, log_softmax, softmax
+from .reduce import max, mean, sum
+
+__all__ = [
+    "abs", "add", "avg_pool2d", "batch_norm", "binary_cross_entropy", "cast", "clamp", "concat",
+    "conv1d", "conv2d", "cross_entropy_loss", "div", "dropout", "embedding", "exp", "gelu", "getitem",
+    "layer_norm", "log", "log_softmax", "matmul", "max", "max_pool2d", "mean", "mse_loss", "mul", "neg",
+    "pow", "relu", "reshape", "scale", "sigmoid", "silu", "softmax", "softmax_cross_entropy_loss",
+    "sqrt", "sub", "sum", "tanh", "transpose",
+]
