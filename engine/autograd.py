@@ -7,8 +7,10 @@ tape nothing is recorded and nothing is retained.
 """
 from __future__ import annotations
 
+import itertools
 import threading
 from contextlib import contextmanager
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -20,12 +22,12 @@ class _TapeState(threading.local):
         self.depth = 0        # open grad_tape() blocks
         self.paused = 0       # open no_grad() blocks
 
-    @property
-    def recording(self) -> bool:
-        return self.depth > 0 and self.paused == 0
-
 
 _state = _TapeState()
+_sequence = itertools.count()
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+# Bound by engine.tensor once Tensor exists (tensor.py imports this module).
+_Tensor = _as_tensor = _from_node = None
 
 
 def is_recording() -> bool:
@@ -63,18 +65,20 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **attrs):
-        from .tensor import Tensor, as_tensor
-        ts = tuple(x if type(x) is Tensor else as_tensor(x) for x in inputs)
+        ts = inputs if all(type(x) is _Tensor for x in inputs) else tuple(
+            x if type(x) is _Tensor else _as_tensor(x) for x in inputs)
         node = cls.__new__(cls)
         if attrs:
             node.__dict__.update(attrs)
-        for i, t in enumerate(ts):
-            if t.data.dtype.kind != "f" and i not in cls.int_inputs:
-                raise TypeError(f"{cls.__name__.lower()}: input {i} has integer dtype {t.data.dtype}; "
+        arrays = [t.data for t in ts]
+        for i, a in enumerate(arrays):
+            dt = a.dtype
+            if dt is not _F32 and dt is not _F64 and dt.kind != "f" and i not in cls.int_inputs:
+                raise TypeError(f"{cls.__name__.lower()}: input {i} has integer dtype {dt}; "
                                 f"a differentiable input must be floating point (cast it with .astype)")
         node.K = K = _backend.current
         try:
-            out = node.forward(K, *[t.data for t in ts])
+            out = node.forward(K, *arrays)
         except ValueError as e:
             op = cls.__name__.lower()
             if str(e).startswith(op):
@@ -85,8 +89,9 @@ class Function:
             for t in ts:
                 if t.requires_grad:
                     node.inputs = ts
-                    return Tensor._from_node(out, node)
-        return Tensor._from_node(out, None)
+                    node.seq = next(_sequence)
+                    return _from_node(out, node)
+        return _from_node(out, None)
 
     def forward(self, K, *arrays):
         raise NotImplementedError
@@ -96,70 +101,54 @@ class Function:
         raise NotImplementedError
 
 
-def _topological_order(root):
-    """Tensors with a node, inputs before outputs, without recursion."""
-    order, seen = [], set()
-    stack = [(root, False)]
-    while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        node = t._node
-        if node is None:
-            continue
-        stack.append((t, True))
-        for inp in node.inputs:
-            if inp._node is not None and id(inp) not in seen:
-                stack.append((inp, False))
-    return order
-
-
 def run_backward(loss, grad=None, accumulate=False):
     """Differentiate `loss`; set (or with accumulate, add to) `.grad` of every param reached.
 
-    Returns the params reached, in the order their gradients were completed.
+    Nodes are numbered as they are recorded, so a node always comes after its
+    inputs' nodes. Visiting the reachable nodes in decreasing number (a heap,
+    no recursion) therefore finishes every tensor's gradient before it is
+    propagated further. Returns the params reached.
     """
-    from .tensor import Tensor
-    if not isinstance(loss, Tensor):
+    if not isinstance(loss, _Tensor):
         raise TypeError(f"backward: expected a Tensor, got {type(loss).__name__}")
-    if loss._node is None:
-        if not loss.requires_grad:
-            raise RuntimeError("backward: the loss has no recorded graph; compute it inside "
-                               "`with ag.grad_tape():` from at least one ag.param")
+    if loss._node is None and not loss.requires_grad:
+        raise RuntimeError("backward: the loss has no recorded graph; compute it inside "
+                           "`with ag.grad_tape():` from at least one ag.param")
     K = _backend.current
     if grad is None:
         if loss.size != 1:
             raise ValueError(f"backward: loss has shape {loss.shape}; pass grad= for a non-scalar output")
         grad = K.full(loss.shape, 1.0, loss.dtype)
     else:
-        grad = K.asarray(grad.data if isinstance(grad, Tensor) else grad, loss.dtype)
+        grad = K.asarray(grad.data if isinstance(grad, _Tensor) else grad, loss.dtype)
         if tuple(grad.shape) != loss.shape:
             raise ValueError(f"backward: grad shape {tuple(grad.shape)} does not match output shape {loss.shape}")
 
     grads = {id(loss): grad}
     leaves = {}
+    heap = []
     if loss._node is None:
         leaves[id(loss)] = loss
-    for t in reversed(_topological_order(loss)):
-        g = grads.pop(id(t), None)
-        if g is None:
-            continue
+    else:
+        heap.append((-loss._node.seq, id(loss), loss))
+    queued = set()
+    while heap:
+        _, key, t = heappop(heap)
         node = t._node
-        gins = node.backward(g)
+        gins = node.backward(grads.pop(key))
         for inp, gi in zip(node.inputs, gins):
             if gi is None or not inp.requires_grad:
                 continue
             if gi.dtype != inp.data.dtype:
                 gi = K.astype(gi, inp.data.dtype)
-            key = id(inp)
-            prev = grads.get(key)
-            grads[key] = gi if prev is None else K.add(prev, gi)
+            k = id(inp)
+            prev = grads.get(k)
+            grads[k] = gi if prev is None else K.add(prev, gi)
             if inp._node is None:
-                leaves[key] = inp
+                leaves[k] = inp
+            elif k not in queued:
+                queued.add(k)
+                heappush(heap, (-inp._node.seq, k, inp))
     params = []
     for key, p in leaves.items():
         g = grads[key]

@@ -25,7 +25,7 @@ class Tensor:
 
     @classmethod
     def _from_node(cls, data, node):
-        if isinstance(data, np.generic):
+        if data.__class__ is not np.ndarray and isinstance(data, np.generic):
             data = np.asarray(data)
         t = cls.__new__(cls)
         t.data = data
@@ -180,4 +180,6 @@ def as_tensor(x, like=None) -> Tensor:
     return Tensor(_backend.current.asarray(a))
 
 
+from . import autograd as _autograd  # noqa: E402
+_autograd._Tensor, _autograd._as_tensor, _autograd._from_node = Tensor, as_tensor, Tensor._from_node
 from . import ops as _ops  # noqa: E402  (ops import Tensor from here)

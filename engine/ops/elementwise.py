@@ -22,8 +22,9 @@ class Add(Function):
         return K.add(a, b)
 
     def backward(self, g):
-        K = self.K
-        return K.sum_to(g, self.sa), K.sum_to(g, self.sb)
+        K, (ta, tb) = self.K, self.inputs
+        return (K.sum_to(g, self.sa) if ta.requires_grad else None,
+                K.sum_to(g, self.sb) if tb.requires_grad else None)
 
 
 class Sub(Function):
@@ -32,8 +33,9 @@ class Sub(Function):
         return K.sub(a, b)
 
     def backward(self, g):
-        K = self.K
-        return K.sum_to(g, self.sa), K.neg(K.sum_to(g, self.sb))
+        K, (ta, tb) = self.K, self.inputs
+        return (K.sum_to(g, self.sa) if ta.requires_grad else None,
+                K.neg(K.sum_to(g, self.sb)) if tb.requires_grad else None)
 
 
 class Mul(Function):
@@ -209,8 +211,22 @@ class Cast(Function):
 
 def add(a, b): return Add.apply(*_pair(a, b))
 def sub(a, b): return Sub.apply(*_pair(a, b))
-def mul(a, b): return Mul.apply(*_pair(a, b))
-def div(a, b): return Div.apply(*_pair(a, b))
+def _is_number(x):
+    return (type(x) is float or type(x) is int) and type(x) is not bool
+
+
+def mul(a, b):
+    if type(a) is Tensor and _is_number(b):
+        return Scale.apply(a, s=b)
+    if type(b) is Tensor and _is_number(a):
+        return Scale.apply(b, s=a)
+    return Mul.apply(*_pair(a, b))
+
+
+def div(a, b):
+    if type(a) is Tensor and _is_number(b):
+        return Scale.apply(a, s=1.0 / b)
+    return Div.apply(*_pair(a, b))
 
 
 def pow(a, b):
