@@ -112,6 +112,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         spec = parse_spec(argv, os.environ)
     except SystemExit as e:  # argparse: --help (0) or a usage error (2)
         return e.code if isinstance(e.code, int) else EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl-C before any worker exists
+        return 130
     ranks = [spec.rank_of(i) for i in range(spec.nproc_per_node)]
     try:
         router = OutputRouter(spec.log_dir, ranks)

@@ -61,14 +61,9 @@ class Supervisor:
         while True:
             workers: list[Worker] = []
             try:
-                port = spec.master_port or free_port(spec.master_addr)
-                for local_rank in range(spec.nproc_per_node):
-                    if self._signal is not None:
-                        break
-                    env = worker_env(spec, local_rank, port, restart, self.base_env)
-                    workers.append(Worker(spec.rank_of(local_rank), local_rank, spec.command, env, self.router))
+                self._start_group(workers, restart)
             except OSError as e:
-                self.router.message(f"dptrain-launch: cannot start worker {len(workers)}: {e}")
+                self.router.message(f"dptrain-launch: cannot start the workers: {e}")
                 self._stop(workers, signal.SIGTERM)
                 return 1
 
@@ -96,6 +91,16 @@ class Supervisor:
             self.router.message(f"dptrain-launch: restarting all workers (restart {restart} of {spec.max_restarts})")
             for local_rank in range(spec.nproc_per_node):
                 self.router.log_note(spec.rank_of(local_rank), f"--- dptrain-launch: restart {restart} ---")
+
+    def _start_group(self, workers: list[Worker], restart: int) -> None:
+        """Appends each started worker to `workers`, so a failure midway can stop the others."""
+        spec = self.spec
+        port = spec.master_port or free_port(spec.master_addr)
+        for local_rank in range(spec.nproc_per_node):
+            if self._signal is not None:
+                return
+            env = worker_env(spec, local_rank, port, restart, self.base_env)
+            workers.append(Worker(spec.rank_of(local_rank), local_rank, spec.command, env, self.router))
 
     def _watch(self, workers: list[Worker], deadline: Optional[float]) -> Outcome:
         while True:
