@@ -35,9 +35,20 @@ KERNELS = (
 )
 
 numpy_backend = NumpyBackend()
-current = numpy_backend
 
 
 def set_current(backend) -> None:
     global current
     current = backend
+
+
+def __getattr__(name):
+    # `current` is chosen lazily, at its first read, from DPTRAIN_BACKEND / DPTRAIN_DEVICE
+    # (engine/device.py), so importing the engine never touches the Vulkan loader.
+    if name == "current":
+        from ..device import initial_backend
+        chosen = initial_backend()
+        if "current" not in globals():   # set_current() may have run meanwhile
+            set_current(chosen)
+        return globals()["current"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
