@@ -180,6 +180,10 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}.step: none of the gradient names {sorted(grads)[:5]} "
                              f"match this optimiser's params {names[:5]}")
 
+    def collect_grads(self, grads=None):
+        """Put this step's gradients (None: each param's .grad) into the flat grad buffers."""
+        self._collect(grads)
+
     def zero_grad(self):
         for grp in self._groups:
             self._zero(grp.grads)
