@@ -1,0 +1,13 @@
+"""Keras-style layers (`dt.layers`)."""
+from .base import Layer, register
+from .conv import Conv1D, Conv2D, GlobalAveragePooling2D, MaxPooling2D
+from .core import Activation, Dense, Dropout, Flatten
+from .embedding import Embedding
+from .input import Input, InputLayer, KerasTensor
+from .merge import Add, Concatenate
+from .normalization import BatchNormalization
+from .recurrent import GRU, LSTM
+
+__all__ = ["Activation", "Add", "BatchNormalization", "Concatenate", "Conv1D", "Conv2D", "Dense", "Dropout",
+           "Embedding", "Flatten", "GRU", "GlobalAveragePooling2D", "Input", "InputLayer", "KerasTensor", "LSTM",
+           "Layer", "MaxPooling2D", "register"]

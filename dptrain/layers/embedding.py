@@ -1,0 +1,58 @@
+"""Embedding: 0-based integer tokens -> dense vectors."""
+from __future__ import annotations
+
+import numpy as np
+
+from engine import ops
+from engine.modules import init
+from engine.tensor import Tensor
+
+from .base import Layer, positive_int, register
+
+
+def _uniform_005(shape, dtype):
+    return init.uniform(shape, 0.05, dtype)   # Keras' default RandomUniform(-0.05, 0.05)
+
+
+@register
+class Embedding(Layer):
+    """[batch, ...] integer tokens in 0..input_dim-1 -> [batch, ..., output_dim]."""
+
+    input_dtype = "int32"   # what Sequential gives an Input built from input_shape=
+
+    def __init__(self, input_dim, output_dim, **kwargs):
+        super().__init__(**kwargs)
+        self.input_dim = positive_int(input_dim, "input_dim", self._who())
+        self.output_dim = positive_int(output_dim, "output_dim", self._who())
+
+    def build(self, input_shape):
+        if not isinstance(input_shape, tuple):
+            raise self.shape_error(input_shape, "(batch, ...) of token ids")
+        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim), _uniform_005)
+
+    def compute_output_shape(self, input_shape):
+        if not isinstance(input_shape, tuple):
+            raise self.shape_error(input_shape, "(batch, ...) of token ids")
+        return input_shape + (self.output_dim,)
+
+    def check_tokens(self, tokens, where="input"):
+        """Integer tokens in range, else a ValueError naming the layer and the token."""
+        a = tokens.numpy() if isinstance(tokens, Tensor) else np.asarray(tokens)
+        if a.dtype.kind == "f":
+            if not np.all(np.isfinite(a)) or np.any(a != np.round(a)):
+                raise ValueError(f"{self._who()}: {where} must hold integer token ids, got non-integral values")
+        elif a.dtype.kind not in "iu":
+            raise TypeError(f"{self._who()}: {where} must hold integer token ids, got dtype {a.dtype}")
+        if a.size:
+            lo, hi = a.min(), a.max()
+            if lo < 0 or hi >= self.input_dim:
+                bad = int(lo) if lo < 0 else int(hi)
+                raise ValueError(f"{self._who()}: token {bad} in {where} is out of range for "
+                                 f"input_dim={self.input_dim} (valid tokens: 0..{self.input_dim - 1})")
+        return a
+
+    def call(self, tokens, training=False):
+        return ops.embedding(self.check_tokens(tokens), self.embeddings)
+
+    def get_config(self):
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim}

@@ -1,0 +1,98 @@
+"""Symbolic tensors and graph nodes: Input, InputLayer, KerasTensor, Node."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from .base import Layer, check_shape_arg, flatten, format_shape, register
+
+_node_ids = itertools.count()
+_DTYPES = ("float32", "float64", "int32", "int64")
+
+
+class KerasTensor:
+    """A placeholder in a functional graph: shape (batch axis None), dtype, and the node that made it."""
+
+    __slots__ = ("shape", "dtype", "node", "index", "name")
+
+    def __init__(self, shape, dtype, node=None, index=0, name=None):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.node = node
+        self.index = index
+        self.name = name
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        src = f", from {self.node.layer.name!r}" if self.node is not None else ""
+        return f"<KerasTensor shape={format_shape(self.shape)} dtype={self.dtype}{src}>"
+
+
+class Node:
+    """One call of a layer on KerasTensors. `id` orders nodes by creation, a valid topological order."""
+
+    __slots__ = ("layer", "inputs", "outputs", "id", "as_list")
+
+    def __init__(self, layer, inputs, as_list):
+        self.layer = layer
+        self.inputs = inputs          # list of KerasTensors
+        self.as_list = as_list        # the layer was called with a list
+        self.outputs = []
+        self.id = next(_node_ids)
+
+    @property
+    def index(self):
+        return self.layer._inbound_nodes.index(self)
+
+
+def make_node(layer, inputs):
+    """Record a call of `layer` on KerasTensors: build, check shapes, return output KerasTensor(s)."""
+    as_list = isinstance(inputs, (list, tuple))
+    flat = flatten(inputs)
+    shapes = [t.shape for t in flat] if as_list else flat[0].shape
+    dtypes = [t.dtype for t in flat] if as_list else flat[0].dtype
+    layer.ensure_built(shapes)
+    out_shape = layer.compute_output_shape(shapes)
+    out_dtype = layer.compute_output_dtype(dtypes)
+    node = Node(layer, flat, as_list)
+    multi = isinstance(out_shape, list)
+    shapes_out = out_shape if multi else [out_shape]
+    dtypes_out = out_dtype if isinstance(out_dtype, list) else [out_dtype] * len(shapes_out)
+    node.outputs = [KerasTensor(s, d, node, i) for i, (s, d) in enumerate(zip(shapes_out, dtypes_out))]
+    layer._inbound_nodes.append(node)
+    return node.outputs if multi else node.outputs[0]
+
+
+@register
+class InputLayer(Layer):
+    def __init__(self, shape=None, dtype="float32", name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        if shape is None:
+            raise ValueError(f"{self._who()}: shape is required (without the batch axis), e.g. shape=(784,)")
+        self.shape = check_shape_arg(shape, self._who(), "shape")
+        dtype = np.dtype(dtype).name if dtype is not None else "float32"
+        if dtype not in _DTYPES:
+            raise ValueError(f"{self._who()}: dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+        self.dtype = dtype
+        self.built = True
+        node = Node(self, [], False)
+        node.outputs = [KerasTensor((None,) + self.shape, dtype, node, 0, self.name)]
+        self._inbound_nodes.append(node)
+
+    def compute_output_shape(self, input_shape):
+        return (None,) + self.shape
+
+    def call(self, inputs, training=False):
+        return inputs
+
+    def get_config(self):
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+
+
+def Input(shape, dtype="float32", name=None):
+    """A symbolic model input; `shape` excludes the batch axis. Use dtype="int32" for token ids."""
+    return InputLayer(shape=shape, dtype=dtype, name=name)._inbound_nodes[0].outputs[0]

@@ -1,0 +1,175 @@
+"""The functional Model: a static graph of layers from Input(s) to output(s).
+
+Multiple inputs/outputs (lists), shared layers (one layer object called twice
+keeps one set of weights) and models used as layers inside other models.
+"""
+from __future__ import annotations
+
+from ..layers.base import Layer, flatten, format_shape, lookup, register
+from ..layers.input import InputLayer, KerasTensor
+from .graph import Graph
+from .training import Trainer
+
+
+def _compatible(expected, got):
+    return len(expected) == len(got) and all(e is None or g is None or e == g for e, g in zip(expected, got))
+
+
+@register
+class Model(Trainer, Layer):
+    """Model(inputs, outputs, name=None): inputs/outputs are KerasTensors or lists of them."""
+
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        Layer.__init__(self, name=name, trainable=trainable, **kwargs)
+        Trainer.__init__(self)
+        self._graph = None
+        if inputs is None and outputs is None and type(self) is not Model:
+            return      # a subclass (Sequential) sets up its graph itself
+        if inputs is None or outputs is None:
+            raise ValueError(f"{self._who()}: give both inputs= and outputs= (dt.Input tensors and layer outputs)")
+        self._set_graph(inputs, outputs)
+
+    def _set_graph(self, inputs, outputs):
+        self._inputs_as_list = isinstance(inputs, (list, tuple))
+        self._outputs_as_list = isinstance(outputs, (list, tuple))
+        self._graph = Graph(flatten(inputs), flatten(outputs), self._who())
+        self.built = True
+        self._graph_changed()   # drops steps compiled against a previous graph
+
+    def _require_graph(self, what):
+        if self._graph is None:
+            raise ValueError(f"{self._who()}: the model has no input shape yet, so it cannot {what}; give the "
+                             f"first layer input_shape=, add a dt.Input, or call build(input_shape)")
+        return self._graph
+
+    # --- structure ---------------------------------------------------------------
+    @property
+    def layers(self):
+        return list(self._graph.layers) if self._graph is not None else []
+
+    def _sublayers(self):
+        return [layer for layer in self.layers if layer is not self]
+
+    def get_layer(self, name=None, index=None):
+        layers = self.layers
+        if index is not None:
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"{self._who()}: no layer named {name!r}; layers: {[x.name for x in layers]}")
+
+    @property
+    def inputs(self):
+        return list(self._require_graph("list its inputs").inputs)
+
+    @property
+    def outputs(self):
+        return list(self._require_graph("list its outputs").outputs)
+
+    @property
+    def input_names(self):
+        return [t.node.layer.name for t in self.inputs]
+
+    @property
+    def output_names(self):
+        """One name per output: the producing layer's name (suffixed when a layer makes several outputs)."""
+        g = self._require_graph("name its outputs")
+        names = []
+        for k, t in enumerate(g.outputs):
+            base = t.node.layer.name
+            names.append(base if base not in names else f"{base}_{k}")
+        return names
+
+    @property
+    def input_shape(self):
+        shapes = [t.shape for t in self.inputs]
+        return shapes if self._inputs_as_list else shapes[0]
+
+    @property
+    def output_shape(self):
+        shapes = [t.shape for t in self.outputs]
+        return shapes if self._outputs_as_list else shapes[0]
+
+    # --- Layer interface (a model can be called like a layer) ------------------------------
+    def compute_output_shape(self, input_shape):
+        g = self._require_graph("be called")
+        got = input_shape if isinstance(input_shape, list) else [input_shape]
+        if len(got) != len(g.inputs):
+            raise ValueError(f"{self._who()}: expects {len(g.inputs)} input(s), got {len(got)}")
+        for t, s in zip(g.inputs, got):
+            if not _compatible(t.shape, s):
+                raise ValueError(f"{self._who()}: input '{t.node.layer.name}' expects shape "
+                                 f"{format_shape(t.shape)}, got {format_shape(s)}")
+        shapes = [t.shape for t in g.outputs]
+        return shapes if self._outputs_as_list else shapes[0]
+
+    def compute_output_dtype(self, input_dtype):
+        dtypes = [t.dtype for t in self._graph.outputs]
+        return dtypes if self._outputs_as_list else dtypes[0]
+
+    def call(self, inputs, training=False):
+        xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        outs = self._require_graph("run").plan.run(xs, training)
+        return outs if self._outputs_as_list else outs[0]
+
+    # --- configs ----------------------------------------------------------------------------
+    def get_config(self):
+        g = self._require_graph("describe its architecture")
+        local = {}
+        for n in g.nodes:
+            local[n.id] = sum(1 for m in g.nodes if m.layer is n.layer and m.id < n.id)
+
+        def ref(t):
+            return [t.node.layer.name, local[t.node.id], t.index]
+
+        layers = [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in g.layers]
+        nodes = [{"layer": n.layer.name, "inputs": [ref(t) for t in n.inputs], "as_list": n.as_list}
+                 for n in g.nodes if not isinstance(n.layer, InputLayer)]
+        return {"name": self.name, "trainable": self.trainable, "layers": layers, "nodes": nodes,
+                "inputs": [ref(t) for t in g.inputs], "outputs": [ref(t) for t in g.outputs],
+                "inputs_as_list": self._inputs_as_list, "outputs_as_list": self._outputs_as_list}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        layers = {}
+        for entry in config["layers"]:
+            layer_cls = lookup(entry["class_name"], custom_objects)
+            layer = layer_cls.from_config(dict(entry["config"]), custom_objects) \
+                if issubclass(layer_cls, Model) else layer_cls.from_config(dict(entry["config"]))
+            layers[layer.name] = layer
+        produced = {}
+        for layer in layers.values():
+            if isinstance(layer, InputLayer):
+                produced[(layer.name, 0)] = [layer._inbound_nodes[0].outputs[0]]
+        counts = {}
+
+        def get(ref):
+            name, node, index = ref
+            try:
+                return produced[(name, node)][index]
+            except (KeyError, IndexError):
+                raise ValueError(f"model config: node input {ref} refers to a tensor not produced "
+                                 f"earlier in the config") from None
+
+        for n in config["nodes"]:
+            layer = layers.get(n["layer"])
+            if layer is None:
+                raise ValueError(f"model config: node refers to an unknown layer {n['layer']!r}")
+            ins = [get(r) for r in n["inputs"]]
+            out = layer(ins if n["as_list"] else ins[0])
+            k = counts.get(layer.name, 0)
+            counts[layer.name] = k + 1
+            produced[(layer.name, k)] = out if isinstance(out, list) else [out]
+        inputs = [get(r) for r in config["inputs"]]
+        outputs = [get(r) for r in config["outputs"]]
+        return Model(inputs if config["inputs_as_list"] else inputs[0],
+                     outputs if config["outputs_as_list"] else outputs[0],
+                     name=config["name"], trainable=config.get("trainable", True))
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} layers={len(self.layers)}>"
+
+
+def is_symbolic(x):
+    return any(isinstance(t, KerasTensor) for t in flatten(x))

@@ -1,0 +1,128 @@
+"""A static layer graph compiled into a flat plan: a list of layer calls over value slots.
+
+Nodes are ordered by creation id, which is a topological order (a node is only
+created after the tensors it consumes). Slots 0..n_inputs-1 hold the model
+inputs; each plan step reads its source slots and writes its destination slots,
+so running the graph is one Python loop with no per-batch planning.
+"""
+from __future__ import annotations
+
+from ..layers.base import format_shape
+from ..layers.input import InputLayer, KerasTensor
+
+
+class Step:
+    __slots__ = ("fn", "src", "dst", "as_list", "layer")
+
+    def __init__(self, fn, src, dst, as_list, layer):
+        self.fn, self.src, self.dst, self.as_list, self.layer = fn, src, dst, as_list, layer
+
+
+def _activation_step(layer, src, dst):
+    act = layer._act
+    return Step(lambda x, training: act(x), [src], [dst], False, layer)
+
+
+class Graph:
+    def __init__(self, inputs, outputs, who):
+        for kind, kts in (("inputs", inputs), ("outputs", outputs)):
+            for t in kts:
+                if not isinstance(t, KerasTensor):
+                    raise TypeError(f"{who}: {kind} must be symbolic tensors (dt.Input(...) or layer outputs), "
+                                    f"got {type(t).__name__}")
+        for t in inputs:
+            if not isinstance(t.node.layer, InputLayer):
+                raise ValueError(f"{who}: every input must come from dt.Input(...); {t!r} is the output "
+                                 f"of layer '{t.node.layer.name}'")
+        if len({id(t) for t in inputs}) != len(inputs):
+            raise ValueError(f"{who}: the same Input appears twice in inputs")
+        self.inputs, self.outputs = list(inputs), list(outputs)
+        nodes, stack = {}, [t.node for t in outputs]
+        while stack:
+            n = stack.pop()
+            if n.id in nodes:
+                continue
+            nodes[n.id] = n
+            stack.extend(t.node for t in n.inputs)
+        self.nodes = [nodes[k] for k in sorted(nodes)]
+        given = {t.node.id for t in inputs}
+        for n in self.nodes:
+            if isinstance(n.layer, InputLayer) and n.id not in given:
+                users = [m.layer.name for m in self.nodes if any(t.node is n for t in m.inputs)]
+                raise ValueError(f"{who}: graph disconnected: input '{n.layer.name}' (shape "
+                                 f"{format_shape(n.outputs[0].shape)}) feeds layer(s) {users} but is not "
+                                 f"among the model inputs {[t.node.layer.name for t in inputs]}")
+        layers, seen = [t.node.layer for t in inputs], {id(t.node.layer) for t in inputs}
+        for n in self.nodes:
+            if id(n.layer) not in seen:
+                seen.add(id(n.layer))
+                layers.append(n.layer)
+        self.layers = layers
+        names = {}
+        for layer in layers:
+            if layer.name in names:
+                raise ValueError(f"{who}: two different layers are both named '{layer.name}' "
+                                 f"({type(names[layer.name]).__name__} and {type(layer).__name__}); "
+                                 f"layer names must be unique within a model")
+            names[layer.name] = layer
+        self._slot = {id(t): i for i, t in enumerate(inputs)}
+        self._steps = []
+        for n in self.nodes:
+            if isinstance(n.layer, InputLayer):
+                continue
+            src = [self._slot[id(t)] for t in n.inputs]
+            dst = []
+            for o in n.outputs:
+                self._slot[id(o)] = len(self._slot)
+                dst.append(self._slot[id(o)])
+            self._steps.append(Step(n.layer.call, src, dst, n.as_list, n.layer))
+        self.n_slots = len(self._slot)
+        self.output_slots = [self._slot[id(t)] for t in outputs]
+        self.plan = self.compile()
+
+    def producer(self, k):
+        """The layer that produced output k (None for an Input passed straight through)."""
+        node = self.outputs[k].node
+        return None if isinstance(node.layer, InputLayer) else node.layer
+
+    def compile(self, logits_outputs=()):
+        """The plan; for the outputs in `logits_outputs` the producing layer stops before its
+        activation (`pre_activation`), and the activation is applied only if another layer consumes it."""
+        fuse = {self.output_slots[k] for k in logits_outputs}
+        steps, renamed, n_slots = [], {}, self.n_slots
+        for st in self._steps:
+            src = [renamed.get(s, s) for s in st.src]
+            if len(st.dst) == 1 and st.dst[0] in fuse:
+                steps.append(Step(st.layer.pre_activation, src, st.dst, st.as_list, st.layer))
+                consumed = any(st.dst[0] in later.src for later in self._steps)
+                if consumed:
+                    renamed[st.dst[0]] = n_slots
+                    steps.append(_activation_step(st.layer, st.dst[0], n_slots))
+                    n_slots += 1
+            else:
+                steps.append(Step(st.fn, src, st.dst, st.as_list, st.layer))
+        return Plan(steps, len(self.inputs), n_slots, self.output_slots)
+
+
+class Plan:
+    """The compiled forward pass: `run(inputs, training)` -> list of output tensors."""
+
+    def __init__(self, steps, n_inputs, n_slots, output_slots):
+        self.n_inputs = n_inputs
+        self.n_slots = n_slots
+        self.output_slots = list(output_slots)
+        self._ops = [(s.fn, s.src[0] if not s.as_list and len(s.src) == 1 else tuple(s.src),
+                      s.as_list, s.dst[0] if len(s.dst) == 1 else tuple(s.dst)) for s in steps]
+
+    def run(self, inputs, training):
+        vals = [None] * self.n_slots
+        vals[:self.n_inputs] = inputs
+        for fn, src, as_list, dst in self._ops:
+            x = [vals[i] for i in src] if as_list else vals[src]
+            y = fn(x, training)
+            if type(dst) is int:
+                vals[dst] = y
+            else:
+                for d, v in zip(dst, y):
+                    vals[d] = v
+        return [vals[i] for i in self.output_slots]

@@ -1,0 +1,286 @@
+"""compile / fit / evaluate / predict (and save, summary) for Model and Sequential.
+
+fit validates and converts all data once, compiles the train step once per
+(compile, optimiser) pair, and then runs a plain loop over pre-sliced batches.
+Every rank-dependent decision goes through the registered strategy (strategy.py).
+Shuffling: fit draws one seed from the engine generator at its start
+(reproducible under `ag.manual_seed`); epoch e uses default_rng([seed, e]).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from engine import random as _random
+
+from .. import optimizers as _optimizers
+from . import data_adapter as _data
+from .callback_list import CallbackList, check_callbacks
+from .heads import build_heads
+from .progress import ProgressBar
+from .step import EvalStep, TrainStep, predict_batches
+from .strategy import current_strategy
+
+
+def _nonneg_int(v, name, where):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+        raise ValueError(f"{where}: {name} must be an integer >= 0, got {v!r}")
+    return int(v)
+
+
+def _verbose(v, where):
+    if v == "auto":
+        return 1
+    if v not in (0, 1, 2) or isinstance(v, bool):
+        raise ValueError(f"{where}: verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), got {v!r}")
+    return int(v)
+
+
+def _first_array(x):
+    if isinstance(x, dict):
+        x = next(iter(x.values()))
+    elif isinstance(x, (list, tuple)):
+        x = x[0]
+    return np.asarray(x)
+
+
+class Trainer:
+    def __init__(self):
+        self.optimizer = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self._compile_args = None
+        self._heads = None
+        self._steps_cache = {}
+        self._fit_seed = None
+        self._resume_epoch = None
+
+    # --- compile ------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
+        """optimizer: name or dt.optimizers object; loss: name, callable, or a list/dict per output;
+        metrics: names ("accuracy", "mae", "mse") or a list/dict per output; loss_weights: per output."""
+        opt = _optimizers.get(optimizer)
+        if loss is None:
+            raise ValueError("compile: loss is required (e.g. 'categorical_crossentropy', 'mse' or a callable)")
+        self._compile_args = (loss, metrics, loss_weights)
+        self._heads = None
+        self._steps_cache = {}
+        if self._graph is not None:
+            self._heads = build_heads(self, *self._compile_args)
+        else:   # names are still checked now, against any output
+            self._dry_check(loss, metrics)
+        self.optimizer = opt
+        self.compiled = True
+
+    @staticmethod
+    def _dry_check(loss, metrics):
+        from .. import losses as _losses
+        from .. import metrics as _metrics
+        for v in (loss.values() if isinstance(loss, dict) else loss if isinstance(loss, (list, tuple)) else [loss]):
+            if v is not None:
+                _losses.get(v)
+        for v in (metrics.values() if isinstance(metrics, dict) else metrics or []):
+            for m in (v if isinstance(v, (list, tuple)) else [v]):
+                _metrics.get(m)
+
+    def _graph_changed(self):
+        self._steps_cache = {}
+        self._heads = None
+
+    def _ready(self, x, what):
+        """The graph (building a deferred Sequential from `x`) and the heads."""
+        if not self.compiled:
+            raise RuntimeError(f"{what}: the model must be compiled first: model.compile(optimizer, loss, metrics)")
+        self._build_if_needed(x, what)
+        if self._heads is None:
+            self._heads = build_heads(self, *self._compile_args)
+        return self._heads
+
+    def _build_if_needed(self, x, what):
+        if self._graph is None and hasattr(self, "_build_from_data") and x is not None:
+            self._build_from_data([_first_array(x)])
+        self._require_graph(what)
+
+    # --- steps -------------------------------------------------------------------
+    def _train_step(self, heads, strategy):
+        params = self.trainable_weights
+        opt = self.optimizer
+        if not opt.built_for(params):
+            opt.build(params)
+        key = ("train", id(opt.engine), id(strategy))
+        step = self._steps_cache.get(key)
+        if step is None or step.heads is not heads:
+            step = self._steps_cache[key] = TrainStep(self, heads, opt, strategy)
+        return step
+
+    def _eval_step(self, heads):
+        step = self._steps_cache.get("eval")
+        if step is None or step.heads is not heads:
+            step = self._steps_cache["eval"] = EvalStep(self, heads)
+        return step
+
+    def _prepare(self, x, y, sample_weight, class_weight, heads, where_x="x", where_y="y", where_sw="sample_weight"):
+        xs = _data.prepare_x(self, x, where_x)
+        n = len(xs[0])
+        ys = _data.prepare_y(self, heads, y, n, where_y)
+        sw = _data.prepare_sample_weight(sample_weight, n, where_sw)
+        if class_weight is not None:
+            cw = _data.class_weight_to_sample(class_weight, heads, ys)
+            sw = cw if sw is None else sw * cw
+        return xs, ys, sw
+
+    def _prepare_validation(self, validation_data, heads):
+        where = "validation_data"
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError(f"{where}: must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")
+        vx, vy = validation_data[0], validation_data[1]
+        vsw = validation_data[2] if len(validation_data) == 3 else None
+        return self._prepare(vx, vy, vsw, None, heads, f"{where} x", f"{where} y", f"{where} sample_weight")
+
+    # --- fit -----------------------------------------------------------------------
+    def fit(self, x=None, y=None, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
+            shuffle=True, callbacks=None, class_weight=None, sample_weight=None, initial_epoch=0, verbose=1):
+        """Train for `epochs` epochs; returns a History (`.history`: per-epoch loss/metrics, val_* too)."""
+        heads = self._ready(x, "fit")
+        epochs = _nonneg_int(epochs, "epochs", "fit")
+        initial_epoch = _nonneg_int(initial_epoch, "initial_epoch", "fit")
+        verbose = _verbose(verbose, "fit")
+        batch_size = _data.check_batch_size(batch_size)
+        strategy = current_strategy()
+        user_callbacks = check_callbacks(callbacks)
+
+        xs, ys, sw = self._prepare(x, y, sample_weight, class_weight, heads)
+        val = None
+        if validation_data is not None:
+            val = self._prepare_validation(validation_data, heads)
+            for h, a in zip(heads, ys):       # targets decide 'accuracy'; the training ones win
+                h.bind(a.shape, self._graph.outputs[h.index].shape)
+        elif validation_split:
+            (xs, ys, sw_list), (vx, vy, vsw_list) = _data.split_validation(
+                [xs, ys, None if sw is None else [sw]], validation_split)
+            sw = None if sw_list is None else sw_list[0]
+            val = (vx, vy, None if vsw_list is None else vsw_list[0])
+        n = len(xs[0])
+
+        step = self._train_step(heads, strategy)
+        steps_per_epoch = -(-len(strategy.shard(np.arange(n))) // batch_size)
+        from ..history import History     # here: history.py imports this package's callback_list
+        self.history = History()
+        cbs = [ProgressBar(verbose)] if verbose and strategy.is_chief else []
+        cbs = CallbackList(cbs + user_callbacks + [self.history], self,
+                           {"epochs": epochs, "steps": steps_per_epoch, "verbose": verbose, "batch_size": batch_size,
+                            "samples": n})
+        self._fit_seed = strategy.sync_seed(int(_random.generator().integers(0, 2 ** 63 - 1)))
+        self._resume_epoch = None
+        self.stop_training = False
+        cbs.call("on_train_begin", None)      # BackupAndRestore may restore and set _resume_epoch
+        start = initial_epoch if self._resume_epoch is None else max(initial_epoch, self._resume_epoch)
+        strategy.start(self, self.optimizer)
+
+        batches = _data.Batches(xs + ys + ([sw] if sw is not None else []), batch_size)
+        for epoch in range(start, epochs):
+            cbs.call("on_epoch_begin", epoch, None)
+            order = np.random.default_rng([self._fit_seed, epoch]).permutation(n) if shuffle else np.arange(n)
+            logs = self._train_epoch(step, batches, strategy.shard(order), batch_size, len(xs), len(ys),
+                                     sw is not None, cbs, strategy)
+            if val is not None:
+                logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(*val, batch_size, heads).items()})
+            cbs.call("on_epoch_end", epoch, logs)
+            if self.stop_training:
+                break
+        cbs.call("on_train_end", None)
+        return self.history
+
+    @staticmethod
+    def _train_epoch(step, batches, order, batch_size, n_x, n_y, weighted, cbs, strategy):
+        """One pass over this rank's `order`; returns the epoch's (globally reduced) logs."""
+        want_begin = cbs.wants("on_train_batch_begin")
+        want_end = cbs.wants("on_train_batch_end")
+        sums, count = step.new_sums(), 0
+        for b, idx in enumerate(_data.batch_indices(order, batch_size)):
+            if want_begin:
+                cbs.call("on_train_batch_begin", b, None)
+            arrays = batches.take(idx)
+            step(arrays[:n_x], arrays[n_x:n_x + n_y], arrays[n_x + n_y] if weighted else None, sums)
+            count += len(arrays[0])
+            if want_end:
+                cbs.call("on_train_batch_end", b, {k: v / count for k, v in sums.items()})
+        sums, count = strategy.reduce_metrics(sums, count)
+        return {k: v / count for k, v in sums.items()} if count else {}
+
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
+        """One training step on one batch; returns its loss and metrics."""
+        heads = self._ready(x, "train_on_batch")
+        xs, ys, sw = self._prepare(x, y, sample_weight, class_weight, heads)
+        step = self._train_step(heads, current_strategy())
+        sums = step.new_sums()
+        step(xs, ys, sw, sums)
+        return {k: v / len(xs[0]) for k, v in sums.items()}
+
+    # --- evaluate / predict -----------------------------------------------------------
+    def _evaluate_arrays(self, xs, ys, sw, batch_size, heads):
+        strategy = current_strategy()
+        step = self._eval_step(heads)
+        n = len(xs[0])
+        batches = _data.Batches(xs + ys + ([sw] if sw is not None else []), batch_size)
+        n_x, n_y = len(xs), len(ys)
+        sums, count = step.new_sums(), 0
+        for idx in _data.batch_indices(strategy.shard(np.arange(n)), batch_size):
+            arrays = batches.take(idx)
+            step(arrays[:n_x], arrays[n_x:n_x + n_y], arrays[n_x + n_y] if sw is not None else None, sums)
+            count += len(arrays[0])
+        sums, count = strategy.reduce_metrics(sums, count)
+        return {k: v / count for k, v in sums.items()} if count else {}
+
+    def evaluate(self, x=None, y=None, batch_size=32, verbose=0, sample_weight=None, callbacks=None):
+        """Loss and metrics over (x, y), in batches: {"loss": ..., "accuracy": ...}."""
+        heads = self._ready(x, "evaluate")
+        verbose = _verbose(verbose, "evaluate")
+        batch_size = _data.check_batch_size(batch_size)
+        xs, ys, sw = self._prepare(x, y, sample_weight, None, heads)
+        cbs = CallbackList(check_callbacks(callbacks), self, {"verbose": verbose})
+        cbs.call("on_test_begin", None)
+        logs = self._evaluate_arrays(xs, ys, sw, batch_size, heads)
+        cbs.call("on_test_end", logs)
+        if verbose and current_strategy().is_chief:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        return logs
+
+    def predict(self, x, batch_size=32, verbose=0, callbacks=None):
+        """Outputs for x in inference mode: an array, or a list of arrays for several outputs."""
+        self._build_if_needed(x, "predict")
+        _verbose(verbose, "predict")
+        batch_size = _data.check_batch_size(batch_size)
+        xs = _data.prepare_x(self, x, "x")
+        n = len(xs[0])
+        cbs = CallbackList(check_callbacks(callbacks), self, {"verbose": verbose})
+        cbs.call("on_predict_begin", None)
+        plan = self._graph.plan
+        if n == 0:
+            outs = [np.empty((0,) + tuple(t.shape[1:]), np.float32) for t in self._graph.outputs]
+        else:
+            outs = predict_batches(plan, _data.Batches(xs, batch_size),
+                                   _data.batch_indices(np.arange(n), batch_size), n)
+        cbs.call("on_predict_end", None)
+        return outs if self._outputs_as_list else outs[0]
+
+    def predict_on_batch(self, x):
+        return self.predict(x, batch_size=max(len(_first_array(x)), 1))
+
+    # --- summary, saving ------------------------------------------------------------
+    def summary(self, print_fn=None, line_length=None):
+        from .summary import summary
+        return summary(self, print_fn=print_fn, line_length=line_length)
+
+    def save(self, filepath, include_optimizer=True):
+        from .saving import save_model
+        save_model(self, filepath, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath):
+        from .saving import save_weights
+        save_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        from .saving import load_weights
+        load_weights(self, filepath)
+
