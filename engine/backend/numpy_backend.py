@@ -29,6 +29,16 @@ def _windows(xp, kh, kw, sh, sw, ho, wo):
         xp, (n, ho, wo, kh, kw, c), (s0, s1 * sh, s2 * sw, s1, s2, s3), writeable=False)
 
 
+def _window_slices(xp_shape, pool, stride):
+    """For each offset (i, j) inside a pooling window, the slice of the padded input
+    holding that element of every window, in row-major window order."""
+    (ph, pw), (sh, sw) = pool, stride
+    ho = (xp_shape[1] - ph) // sh + 1
+    wo = (xp_shape[2] - pw) // sw + 1
+    return [(slice(None), slice(i, i + sh * (ho - 1) + 1, sh), slice(j, j + sw * (wo - 1) + 1, sw), slice(None))
+            for i in range(ph) for j in range(pw)]
+
+
 class NumpyBackend:
     name = "numpy"
 
@@ -267,27 +277,27 @@ class NumpyBackend:
         return gx, gw
 
     def max_pool2d(self, x, pool, stride, pads):
-        ph, pw = pool
-        sh, sw = stride
+        # One strided slice per window offset: no window copies, no argmax, no scatter.
         xp = _pad_nhwc(x, pads, -np.inf)
-        ho = (xp.shape[1] - ph) // sh + 1
-        wo = (xp.shape[2] - pw) // sw + 1
-        n, c = x.shape[0], x.shape[3]
-        win = _windows(xp, ph, pw, sh, sw, ho, wo).transpose(0, 1, 2, 5, 3, 4).reshape(n, ho, wo, c, ph * pw)
-        arg = win.argmax(axis=-1)
-        y = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
-        return y, (arg, x.shape, xp.shape, pool, stride, pads)
+        slices = _window_slices(xp.shape, pool, stride)
+        y = None
+        for sl in slices:
+            y = xp[sl].copy() if y is None else np.maximum(y, xp[sl], out=y)
+        return y, (xp, slices, x.shape, pads)
 
     def max_pool2d_backward(self, ctx, g):
-        arg, x_shape, xp_shape, (ph, pw), (sh, sw), (pt, pb, pl, pr) = ctx
-        n, ho, wo, c = g.shape
-        di, dj = np.divmod(arg, pw)
-        rows = np.arange(ho)[None, :, None, None] * sh + di
-        colsi = np.arange(wo)[None, None, :, None] * sw + dj
-        gxp = np.zeros(xp_shape, g.dtype)
-        nn = np.arange(n)[:, None, None, None]
-        cc = np.arange(c)[None, None, None, :]
-        np.add.at(gxp, (np.broadcast_to(nn, g.shape), rows, colsi, np.broadcast_to(cc, g.shape)), g)
+        """Each window's gradient goes to its first maximum (row-major), as argmax would."""
+        xp, slices, x_shape, (pt, pb, pl, pr) = ctx
+        y = None
+        for sl in slices:
+            y = xp[sl].copy() if y is None else np.maximum(y, xp[sl], out=y)
+        gxp = np.zeros(xp.shape, g.dtype)
+        taken = np.zeros(g.shape, bool)
+        for sl in slices:
+            hit = xp[sl] == y
+            hit &= ~taken
+            taken |= hit
+            gxp[sl] += g * hit
         return gxp[:, pt:pt + x_shape[1], pl:pl + x_shape[2], :]
 
     def avg_pool2d(self, x, pool, stride, pads):

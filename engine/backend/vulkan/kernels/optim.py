@@ -1,0 +1,57 @@
+"""Fused optimiser updates over whole flat buffers, in place (one dispatch per step)."""
+from __future__ import annotations
+
+import math
+
+from ..array import VkArray
+from ..interfaces import ADAM, RMSPROP, SGD
+
+
+def _check(p, *others):
+    for name, a in others:
+        if a is not None and a.size != p.size:
+            raise ValueError(f"optimizer update: {name} has {a.size} elements, the parameters {p.size}")
+
+
+def _foreign(self, p):
+    """p lives on another Vulkan device: that backend must run the update."""
+    return p.backend is not self
+
+
+class OptimKernels:
+    def sgd_update(self, p, g, buf, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+        if type(p) is not VkArray:
+            return self._host_inplace("sgd_update", p, g, buf, lr, momentum, nesterov, weight_decay)
+        if _foreign(self, p):
+            return p.backend.sgd_update(p, g, buf, lr, momentum, nesterov, weight_decay)
+        g = self._dev(g)
+        use_buf = bool(momentum)
+        b = buf if use_buf else p
+        _check(p, ("g", g), ("buf", buf if use_buf else None))
+        flags = int(use_buf) | (int(bool(nesterov)) << 1)
+        push = (p.size, p.off, g.off, b.off, float(lr), float(momentum), float(weight_decay), flags)
+        self._launch(SGD, (), (p, g, b), push, p.size)
+
+    def adam_update(self, p, g, m, v, lr, beta1, beta2, eps, step, weight_decay=0.0, decoupled=False):
+        if type(p) is not VkArray:
+            return self._host_inplace("adam_update", p, g, m, v, lr, beta1, beta2, eps, step,
+                                      weight_decay, decoupled)
+        if _foreign(self, p):
+            return p.backend.adam_update(p, g, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled)
+        g = self._dev(g)
+        _check(p, ("g", g), ("m", m), ("v", v))
+        bc1 = 1.0 - beta1 ** step
+        bc2 = 1.0 - beta2 ** step
+        push = (p.size, p.off, g.off, m.off, v.off, float(lr), float(beta1), float(beta2), float(eps),
+                float(weight_decay), lr / bc1, 1.0 / math.sqrt(bc2), int(bool(decoupled)))
+        self._launch(ADAM, (), (p, g, m, v), push, p.size)
+
+    def rmsprop_update(self, p, g, sq, lr, rho=0.9, eps=1e-7, weight_decay=0.0):
+        if type(p) is not VkArray:
+            return self._host_inplace("rmsprop_update", p, g, sq, lr, rho, eps, weight_decay)
+        if _foreign(self, p):
+            return p.backend.rmsprop_update(p, g, sq, lr, rho, eps, weight_decay)
+        g = self._dev(g)
+        _check(p, ("g", g), ("sq", sq))
+        push = (p.size, p.off, g.off, sq.off, float(lr), float(rho), float(eps), float(weight_decay))
+        self._launch(RMSPROP, (), (p, g, sq), push, p.size)
