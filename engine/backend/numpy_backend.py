@@ -280,24 +280,28 @@ class NumpyBackend:
         # One strided slice per window offset: no window copies, no argmax, no scatter.
         xp = _pad_nhwc(x, pads, -np.inf)
         slices = _window_slices(xp.shape, pool, stride)
-        y = None
-        for sl in slices:
-            y = xp[sl].copy() if y is None else np.maximum(y, xp[sl], out=y)
-        return y, (xp, slices, x.shape, pads)
+        y = xp[slices[0]].copy()
+        for sl in slices[1:]:
+            np.maximum(y, xp[sl], out=y)
+        disjoint = all(s >= p for s, p in zip(stride, pool))
+        return y, (xp, y, slices, disjoint, x.shape, pads)
 
     def max_pool2d_backward(self, ctx, g):
         """Each window's gradient goes to its first maximum (row-major), as argmax would."""
-        xp, slices, x_shape, (pt, pb, pl, pr) = ctx
-        y = None
-        for sl in slices:
-            y = xp[sl].copy() if y is None else np.maximum(y, xp[sl], out=y)
+        xp, y, slices, disjoint, x_shape, (pt, pb, pl, pr) = ctx
         gxp = np.zeros(xp.shape, g.dtype)
-        taken = np.zeros(g.shape, bool)
+        taken = None
         for sl in slices:
-            hit = xp[sl] == y
-            hit &= ~taken
-            taken |= hit
-            gxp[sl] += g * hit
+            hit = np.equal(xp[sl], y)
+            if taken is None:
+                taken = hit.copy()
+            else:
+                np.greater(hit, taken, out=hit)   # hit and not yet taken
+                taken |= hit
+            if disjoint:
+                np.multiply(g, hit, out=gxp[sl])
+            else:
+                gxp[sl] += g * hit
         return gxp[:, pt:pt + x_shape[1], pl:pl + x_shape[2], :]
 
     def avg_pool2d(self, x, pool, stride, pads):

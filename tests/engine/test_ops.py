@@ -247,3 +247,17 @@ def test_losses_are_stable_for_huge_logits():
         loss = ag.softmax_cross_entropy_loss(w, np.array([1, 0]))
     g = ag.backward(loss)[w.name]
     assert np.all(np.isfinite(g))
+
+
+def test_max_pool_ties_send_the_gradient_to_one_element():
+    x = ag.param(np.zeros((1, 4, 4, 1)))   # every window is a tie (e.g. after relu)
+    with ag.grad_tape():
+        loss = ag.sum(ag.max_pool2d(x, 2))
+    g = ag.backward(loss)[x.name][0, :, :, 0]
+    expected = np.zeros((4, 4))
+    expected[::2, ::2] = 1.0                # the first element of each window, as argmax picks
+    np.testing.assert_array_equal(g, expected)
+    with ag.grad_tape():
+        loss = ag.sum(ag.max_pool2d(x, 2, stride=1))   # overlapping windows accumulate
+    g = ag.backward(loss)[x.name][0, :, :, 0]
+    assert g.sum() == 9 and g[0, 0] == 1 and g[3, 3] == 0
