@@ -268,11 +268,13 @@ class NumpyBackend:
         gw = (cols.T @ g2).reshape(w.shape) if need_w else None
         gx = None
         if need_x:
-            dcols = (g2 @ w.reshape(kh * kw * cin, cout).T).reshape(n, ho, wo, kh, kw, cin)
+            # col2im one kernel offset at a time: each partial product is contiguous
             gxp = np.zeros(xp_shape, g.dtype)
+            part = np.empty((n * ho * wo, cin), g.dtype)
             for i in range(kh):
                 for j in range(kw):
-                    gxp[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :] += dcols[:, :, :, i, j, :]
+                    np.matmul(g2, w[i, j].T, out=part)
+                    gxp[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :] += part.reshape(n, ho, wo, cin)
             gx = gxp[:, pt:pt + x_shape[1], pl:pl + x_shape[2], :]
         return gx, gw
 
