@@ -1,0 +1,65 @@
+"""Keras `fit` across workers: the data-parallel strategy behind dptrain/models/strategy.py.
+
+`init()` registers it when the world has more than one rank. Every rank computes
+the same permutation (rank 0's seed is broadcast) and takes an equal-sized,
+disjoint shard of it, padded by wrapping around so that every rank runs the same
+number of steps (a rank with one batch more would wait forever in the all-reduce).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .optimizer import DistributedOptimizer, broadcast_parameters
+
+
+class DataParallelStrategy:
+    def __init__(self, context):
+        self.context = context
+        self.rank = context.rank
+        self.world_size = context.world_size
+        self.is_chief = context.rank == 0
+        self._dopt = {}
+
+    @property
+    def comm(self):
+        return self.context.communicator
+
+    def shard(self, indices):
+        n, w = len(indices), self.world_size
+        per_rank = -(-n // w)
+        if per_rank * w != n:
+            indices = np.concatenate([indices, indices[:per_rank * w - n]])
+        return indices[self.rank::w]
+
+    def sync_seed(self, seed):
+        return int(self.comm.broadcast(np.array([seed], np.int64), root=0)[0])
+
+    def _distributed(self, optimizer):
+        engine_opt = getattr(optimizer, "engine", optimizer)
+        d = self._dopt.get(id(engine_opt))
+        if d is None or d.optimizer is not engine_opt:
+            d = self._dopt[id(engine_opt)] = DistributedOptimizer(engine_opt, max_norm=None, on_nonfinite="skip",
+                                                                  check_every=0)
+        return d
+
+    def start(self, model, optimizer):
+        """Rank 0's weights (trainable and not, e.g. BatchNorm moving statistics) and optimiser state."""
+        weights = model.get_weights()
+        model.set_weights([self.comm.broadcast(np.ascontiguousarray(w), root=0) for w in weights])
+        engine_opt = getattr(optimizer, "engine", None)
+        if engine_opt is not None and hasattr(engine_opt, "flat_grads"):
+            self._distributed(optimizer).broadcast_state()
+        else:
+            broadcast_parameters(getattr(model, "trainable_weights", []))
+
+    def reduce_gradients(self, optimizer):
+        return self._distributed(optimizer).reduce_gradients()
+
+    def reduce_metrics(self, sums, count):
+        keys = list(sums)   # the same insertion order on every rank
+        vec = np.array([float(count)] + [float(sums[k]) for k in keys], np.float64)
+        total = self.comm.all_reduce(vec, op="sum")
+        return {k: float(v) for k, v in zip(keys, total[1:])}, float(total[0])
+
+    def check_weights(self, optimizer):
+        self._distributed(optimizer).check_weights()
