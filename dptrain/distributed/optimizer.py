@@ -153,8 +153,11 @@ class DistributedOptimizer:
             avg = reduced[extra:]
             if world > 1:
                 avg *= dt.type(1.0 / world)
-            total_sq += float(np.dot(avg.astype(np.float64), avg.astype(np.float64)))
             K.copy_into(flat, K.asarray(avg))
+            # numpy's pairwise float64 sum (not BLAS): the same bits on every rank, so every
+            # rank takes the same clipping decision
+            np.square(avg, out=avg)
+            total_sq += float(avg.sum(dtype=np.float64))
         norm = float(np.sqrt(total_sq))
         self.last_norm = norm
         if self.max_norm is not None and norm > self.max_norm:
