@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
+import re
 import secrets
 import socket
 import tempfile
@@ -78,6 +79,12 @@ def tcp_url(ip: str, port) -> str:
     return f"tcp://[{ip}]:{port}" if ":" in ip else f"tcp://{ip}:{port}"
 
 
+def is_ipv6_url(url: str) -> int:
+    """1 for a tcp url with an IPv6 address (ZeroMQ's IPV6 socket option), else 0;
+    IPv4 sockets stay plain IPv4, so hosts without IPv6 keep working."""
+    return int(url.startswith("tcp://["))
+
+
 def rendezvous_bind_url(master_addr: str, port: int) -> str:
     """Where rank 0 binds its rendezvous socket: loopback for a loopback
     MASTER_ADDR, else that address, or every interface when the address is not
@@ -100,11 +107,38 @@ def _ipc_dir() -> str:
     return base
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def remove_stale_ipc(directory: str) -> None:
+    """Remove socket files left by killed processes of this user (the pid is in the name)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        m = re.fullmatch(r"[0-9a-f]{8}-r\d+-p(\d+)-[0-9a-f]{6}\.sock", name)
+        if m and not _pid_alive(int(m.group(1))):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
+
+
 def ipc_path(token: bytes, rank: int) -> str:
     """A fresh Unix-socket path for this rank's data socket."""
     tag = hashlib.sha256(token).hexdigest()[:8]
     name = f"{tag}-r{rank}-p{os.getpid()}-{secrets.token_hex(3)}.sock"
-    path = os.path.join(_ipc_dir(), name)
+    directory = _ipc_dir()
+    remove_stale_ipc(directory)
+    path = os.path.join(directory, name)
     if len(path) > 100:  # sun_path is 108 bytes
         path = os.path.join("/tmp", name)
     return path

@@ -28,6 +28,9 @@ HWM = 1000
 # Messages from a peer whose connection dropped may still be in our inbox;
 # wait this long for them before declaring the peer lost.
 LOST_GRACE_S = 0.5
+# After timing out, listen this much longer for a peer's abort that names
+# the rank really at fault (in a ring, the peer we wait on may itself be waiting).
+ABORT_GRACE_S = 0.5
 # How long one poll blocks before the loop re-checks deadlines and lost peers.
 POLL_SLICE_MS = 100
 # Most messages read from the inbox in one go (bounds the work a flood causes).
@@ -70,7 +73,7 @@ class Mesh:
     def __init__(self, rank: int, world_size: int, token: bytes, *, timeout: float,
                  master_addr: str, master_port: int, transport: str = "auto",
                  heartbeat_ivl: float = 1.0, heartbeat_timeout: Optional[float] = None,
-                 linger: float = 2.0):
+                 linger: float = 2.0, max_message_bytes: int = 1 << 20):
         if transport not in ("auto", "ipc", "tcp"):
             raise ValueError(f"transport must be 'auto', 'ipc' or 'tcp', not {transport!r}")
         self.rank, self.world_size, self.token = rank, world_size, token
@@ -86,7 +89,8 @@ class Mesh:
         self._mon: Dict[zmq.Socket, int] = {}
         self._up: Dict[int, bool] = {}
         self._lost: Dict[int, float] = {}
-        self._abort: Optional[wire.Header] = None
+        self._aborts: List[wire.Header] = []  # peers that gave up, as they told us
+        self._sent_abort = False
         self._inbox: Dict[int, collections.deque] = {p: collections.deque() for p in self.peers}
         self.peer_urls: Dict[int, str] = {}
         self.ipc_url = self.tcp_url = ""
@@ -94,6 +98,9 @@ class Mesh:
         self.ctx = zmq.Context(io_threads=1)
         self.pull = self.ctx.socket(zmq.PULL)
         _set_common(self.pull, 0, *self._hb)
+        # No frame of ours is larger (payloads are cut into pieces, headers are small):
+        # a connection announcing more is dropped by ZeroMQ before it allocates it.
+        self.pull.setsockopt(zmq.MAXMSGSIZE, max(int(max_message_bytes), wire.MAX_HEADER_BYTES))
         self.poller = zmq.Poller()
         self.poller.register(self.pull, zmq.POLLIN)
         try:
@@ -103,7 +110,9 @@ class Mesh:
                 self.pull.bind(self.ipc_url)
             if transport == "tcp" or (transport == "auto" and not loopback):
                 ip = endpoints.route_address(master_addr, master_port)
-                self.pull.bind(endpoints.tcp_url(ip, "*"))
+                url = endpoints.tcp_url(ip, "*")
+                self.pull.setsockopt(zmq.IPV6, endpoints.is_ipv6_url(url))
+                self.pull.bind(url)
                 self.tcp_url = self.pull.getsockopt_string(zmq.LAST_ENDPOINT)
         except Exception:
             self.close(linger=0)
@@ -137,6 +146,7 @@ class Mesh:
             mon = s.get_monitor_socket(_MONITOR_EVENTS)
             self.push[p], self._mon[mon], self._up[p] = s, p, False
             self.poller.register(mon, zmq.POLLIN)
+            s.setsockopt(zmq.IPV6, endpoints.is_ipv6_url(url))
             s.connect(url)
             self.peer_urls[p] = url
         while not all(self._up.values()):
@@ -170,19 +180,61 @@ class Mesh:
             self.dropped += 1
             return
         if h.op == wire.ABORT:
-            if self._abort is None:
-                self._abort = h
+            self._aborts.append(h)
             return
         self._inbox[h.src].append(h)
 
-    def _wait(self, timeout_ms: int, op: str, seq: int) -> None:
+    def _wait(self, timeout_ms: int, op: str, seq: int, peer: Optional[int] = None) -> None:
         """`_pump`, then raise if a peer has given up on the job."""
         self._pump(timeout_ms)
-        h = self._abort
-        if h is not None:
-            cls = _ABORT_KINDS.get(h.kind, CollectiveError)
-            raise cls(f"rank {h.src} gave up during its #{h.seq}: {h.why}",
-                      rank=self.rank, peer=h.src, op=op, seq=seq)
+        if self._aborts:
+            raise self._explain(op, seq, peer)
+
+    def check_aborts(self, op: str, seq: int) -> None:
+        """Raise if a peer gave up on this collective or an earlier one."""
+        if any(a.seq <= seq for a in self._aborts):
+            raise self._explain(op, seq)
+
+    def _explain(self, op: str, seq: int, waiting_for: Optional[int] = None,
+                 detail: Optional[str] = None) -> CollectiveError:
+        """The error for this rank once peers have given up (their aborts are in
+        `_aborts`), or once it timed out itself (`detail`). A desync or a lost peer
+        explains everything; otherwise follow who waited for whom, starting from the
+        rank this one waits for, to the silent rank at the end of the chain."""
+        hard = [a for a in self._aborts if a.kind != "timeout"]
+        if hard:
+            h = hard[0]
+            peer = h.peer if 0 <= h.peer < self.world_size else h.src
+            return _ABORT_KINDS.get(h.kind, CollectiveError)(
+                f"rank {h.src} gave up: {h.why}", rank=self.rank, peer=peer, op=op, seq=seq)
+        waits = {a.src: a.peer for a in self._aborts if 0 <= a.peer < self.world_size}
+        if waiting_for is not None:
+            waits[self.rank] = waiting_for
+            start = waiting_for
+        else:
+            start = self._aborts[0].peer if self._aborts else -1
+        chain, seen = [start], {start}
+        while chain[-1] in waits and waits[chain[-1]] not in seen:
+            chain.append(waits[chain[-1]])
+            seen.add(chain[-1])
+        culprit = chain[-1] if 0 <= chain[-1] < self.world_size else None
+        parts = [detail] if detail else []
+        if self._aborts and not detail:
+            h = self._aborts[0]
+            if waiting_for is not None:
+                parts.append(f"gave up waiting for rank {waiting_for}")
+            parts.append(f"rank {h.src} gave up: {h.why}")
+        parts += [f"rank {a} was itself waiting for rank {b}" for a, b in zip(chain, chain[1:])]
+        return CollectiveTimeout("; ".join(parts), rank=self.rank, peer=culprit, op=op, seq=seq)
+
+    def _timed_out(self, src: int, op: str, seq: int, detail: str) -> CollectiveError:
+        """This rank waited `timeout` for `src`. Tell the peers at once, listen a
+        moment for theirs, and name the rank at the end of the waiting chain."""
+        self.abort(CollectiveTimeout(detail, rank=self.rank, peer=src, op=op, seq=seq), op, seq)
+        end = time.monotonic() + ABORT_GRACE_S
+        while time.monotonic() < end:
+            self._pump(50)
+        return self._explain(op, seq, src, detail)
 
     def _pump(self, timeout_ms: int, drain: bool = True) -> None:
         """Wait up to `timeout_ms` for traffic; route what arrived."""
@@ -207,6 +259,8 @@ class Mesh:
             start = time.monotonic()
             deadline = start + self.timeout
             while not q:
+                if self._aborts:  # we would have to wait, and a peer has given up
+                    raise self._explain(ex.op, ex.seq, src)
                 now = time.monotonic()
                 lost_at = self._lost.get(src)
                 if lost_at is not None and now - lost_at > LOST_GRACE_S:
@@ -214,11 +268,12 @@ class Mesh:
                                    "heartbeats stopped) while waiting for its message",
                                    rank=self.rank, peer=src, op=ex.op, seq=ex.seq)
                 if now >= deadline:
-                    raise CollectiveTimeout(
-                        f"no message from rank {src} within {self.timeout:g} s "
-                        f"(waiting for {ex.describe()})",
-                        rank=self.rank, peer=src, op=ex.op, seq=ex.seq)
-                self._wait(max(1, min(POLL_SLICE_MS, int((deadline - now) * 1000) + 1)), ex.op, ex.seq)
+                    raise self._timed_out(src, ex.op, ex.seq,
+                                          f"no message from rank {src} within {self.timeout:g} s "
+                                          f"(waiting for {ex.describe()})")
+                # what arrived is used before any abort that came with it: a peer may
+                # have given up on a later collective that this rank has not reached
+                self._pump(max(1, min(POLL_SLICE_MS, int((deadline - now) * 1000) + 1)))
         h = q.popleft()
         if (h.op != ex.op or h.seq != ex.seq or h.step != ex.step or h.dtype != ex.dtype
                 or h.shape != ex.shape or h.chunk != ex.chunk):
@@ -242,10 +297,9 @@ class Mesh:
             deadline = deadline or now + self.timeout
             self._check_alive(dst, op, seq, now)
             if now >= deadline:
-                raise CollectiveTimeout(f"rank {dst} did not take messages for "
-                                        f"{self.timeout:g} s (send queue full)",
-                                        rank=self.rank, peer=dst, op=op, seq=seq)
-            self._wait(10, op, seq)
+                raise self._timed_out(dst, op, seq, f"rank {dst} did not take messages for "
+                                      f"{self.timeout:g} s (send queue full)")
+            self._wait(10, op, seq, dst)
         if copy:
             s.send(payload, 0, copy=True)
             return None
@@ -272,18 +326,20 @@ class Mesh:
                 now = time.monotonic()
                 self._check_alive(dst, op, seq, now)
                 if now >= deadline:
-                    raise CollectiveTimeout(f"rank {dst} did not take delivery within "
-                                            f"{self.timeout:g} s", rank=self.rank, peer=dst,
-                                            op=op, seq=seq)
-                self._wait(0, op, seq)
+                    raise self._timed_out(dst, op, seq, f"rank {dst} did not take delivery "
+                                          f"within {self.timeout:g} s")
+                self._wait(0, op, seq, dst)
         pending.clear()
 
     def abort(self, exc: CollectiveError, op: str, seq: int) -> None:
-        """Best effort: tell every reachable peer that this rank gave up."""
+        """Best effort, once: tell every reachable peer that this rank gave up."""
+        if self._sent_abort:
+            return
+        self._sent_abort = True
         kind = "desync" if isinstance(exc, DesyncError) else (
             "lost" if isinstance(exc, PeerLost) else "timeout")
-        hdr = wire.encode(self.token, wire.ABORT, seq, 0, self.rank, "", (), (0, 0),
-                          kind=kind, why=str(exc))
+        peer = exc.peer if isinstance(exc.peer, int) else -1
+        hdr = wire.encode_abort(self.token, seq, self.rank, kind, peer, str(exc)[:4000])
         for p, s in self.push.items():
             if p in self._lost:
                 continue

@@ -7,7 +7,8 @@ Header (a msgpack map with short keys)::
     src    sender rank              dtype  numpy dtype name ("" for control)
     shape  the collective's shape   chunk  [start, stop) flat element range
 
-Control messages ("abort") add ``kind`` and ``why``. A message that does not
+Abort messages (op "abort") add ``kind`` ("timeout", "lost", "desync"),
+``peer`` (the rank the sender blames) and ``why`` (its error message). A message that does not
 carry the job's token, or that cannot be parsed, decodes to None: the caller
 drops it and counts it. Only msgpack is parsed; nothing is ever unpickled.
 """
@@ -28,9 +29,11 @@ MAX_HEADER_BYTES = 64 * 1024
 class Header:
     """A decoded, validated header (the payload frame rides along)."""
 
-    __slots__ = ("op", "seq", "step", "src", "dtype", "shape", "chunk", "kind", "why", "payload")
+    __slots__ = ("op", "seq", "step", "src", "dtype", "shape", "chunk", "kind", "why", "peer",
+                 "payload")
 
-    def __init__(self, op, seq, step, src, dtype, shape, chunk, kind="", why="", payload=None):
+    def __init__(self, op, seq, step, src, dtype, shape, chunk, kind="", why="", peer=-1,
+                 payload=None):
         self.op = op
         self.seq = seq
         self.step = step
@@ -40,6 +43,7 @@ class Header:
         self.chunk = chunk
         self.kind = kind
         self.why = why
+        self.peer = peer
         self.payload = payload
 
     def describe(self) -> str:
@@ -48,12 +52,15 @@ class Header:
 
 
 def encode(token: bytes, op: str, seq: int, step: int, src: int, dtype: str,
-           shape: Sequence[int], chunk: Sequence[int], kind: str = "", why: str = "") -> bytes:
+           shape: Sequence[int], chunk: Sequence[int]) -> bytes:
     h = {"v": VERSION, "tok": token, "op": op, "seq": seq, "step": step, "src": src,
          "dtype": dtype, "shape": list(shape), "chunk": list(chunk)}
-    if kind:
-        h["kind"] = kind
-        h["why"] = why
+    return msgpack.packb(h, use_bin_type=True)
+
+
+def encode_abort(token: bytes, seq: int, src: int, kind: str, peer: int, why: str) -> bytes:
+    h = {"v": VERSION, "tok": token, "op": ABORT, "seq": seq, "step": 0, "src": src,
+         "dtype": "", "shape": [], "chunk": [0, 0], "kind": kind, "peer": peer, "why": why}
     return msgpack.packb(h, use_bin_type=True)
 
 
@@ -92,10 +99,10 @@ def decode(frames, token: bytes, world_size: int) -> Optional[Header]:
         return None
     if type(chunk) is not list or len(chunk) != 2 or not all(_is_int(c) for c in chunk):
         return None
-    kind, why = h.get("kind", ""), h.get("why", "")
-    if type(kind) is not str or type(why) is not str:
+    kind, why, peer = h.get("kind", ""), h.get("why", ""), h.get("peer", -1)
+    if type(kind) is not str or type(why) is not str or not _is_int(peer):
         return None
-    return Header(op, seq, step, src, dtype, shape, chunk, kind, why, frames[1])
+    return Header(op, seq, step, src, dtype, shape, chunk, kind, why, peer, frames[1])
 
 
 def encode_control(token: bytes, op: str, src: int, **fields) -> bytes:
@@ -105,10 +112,10 @@ def encode_control(token: bytes, op: str, src: int, **fields) -> bytes:
     return msgpack.packb(h, use_bin_type=True)
 
 
-def decode_control(raw, token: bytes) -> Optional[dict]:
+def decode_control(raw, token: bytes, max_bytes: int = MAX_HEADER_BYTES) -> Optional[dict]:
     """A rendezvous message as a dict, or None when it is not one of this job's."""
     raw = raw.bytes if hasattr(raw, "bytes") else raw
-    if len(raw) > MAX_HEADER_BYTES:
+    if len(raw) > max_bytes:
         return None
     try:
         h = msgpack.unpackb(raw, raw=False, use_list=True, strict_map_key=True)

@@ -1,0 +1,146 @@
+"""This process's place in the job, and module-level collectives on it.
+
+    ctx = init()            # reads RANK, WORLD_SIZE, ... via launcher.env
+    total = all_reduce(grad, op="mean")
+    shutdown()
+
+Without `init()`, the module-level collectives act on a world-size-1
+context created on first use, unless the environment describes a
+multi-process job: then they raise, because silently training each replica
+alone would be wrong.
+
+Environment knobs (all optional):
+    DPTRAIN_SHM=0            no shared memory between ranks of one host
+    DPTRAIN_SHM_BLOCK_KB=N   shared-memory block size (default 4096; rank 0's wins)
+    DPTRAIN_TRANSPORT=tcp    sockets over tcp even on one host (default: ipc
+                             there, tcp across hosts); "ipc" forces ipc
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import List, Mapping, Optional
+
+import numpy as np
+
+from launcher.env import read_worker_env
+
+from .communicator import Communicator, SingleProcessCommunicator
+
+TRANSPORT_VAR = "DPTRAIN_TRANSPORT"  # auto (default) | ipc | tcp
+
+
+@dataclass
+class Context:
+    rank: int
+    world_size: int
+    local_rank: int
+    local_world_size: int
+    device: str
+    communicator: Communicator = field(repr=False)
+    source: str = "single"
+
+    @property
+    def comm(self) -> Communicator:
+        return self.communicator
+
+
+_lock = threading.RLock()
+_current: Optional[Context] = None
+_lazy = False
+
+
+def init(timeout: float = 60.0, env: Optional[Mapping[str, str]] = None) -> Context:
+    """Join the job described by the environment (or `env`) and return its context.
+
+    World size 1 needs no sockets. Otherwise rank 0 serves the rendezvous on
+    MASTER_ADDR:MASTER_PORT and every rank connects to every other; `timeout`
+    bounds the rendezvous and every later wait for a peer. Calling init again
+    returns the existing context.
+    """
+    global _current, _lazy
+    with _lock:
+        if _current is not None and not _lazy:
+            return _current
+        w = read_worker_env(env)
+        environ = os.environ if env is None else env
+        if w.world_size == 1:
+            comm: Communicator = SingleProcessCommunicator()
+        else:
+            from .zmq_comm import ZmqCommunicator
+            comm = ZmqCommunicator(w.rank, w.world_size, token=w.job_token,
+                                   master_addr=w.master_addr, master_port=w.master_port,
+                                   timeout=timeout,
+                                   transport=environ.get(TRANSPORT_VAR, "") or "auto")
+        if _current is not None:
+            _current.communicator.close()
+        _current = Context(w.rank, w.world_size, w.local_rank, w.local_world_size,
+                           w.device or "cpu", comm, w.source)
+        _lazy = False
+        _use_device(_current.device)
+        _register_fit_strategy(_current)
+        return _current
+
+
+def _use_device(spec: str) -> None:
+    """Run this worker's ops on the device the launcher gave it (DPTRAIN_DEVICE)."""
+    if spec.startswith("vulkan"):
+        from engine.device import device
+        device(spec)
+
+
+def _register_fit_strategy(ctx) -> None:
+    """Keras fit/evaluate shard the data and average gradients when the world has several ranks."""
+    from ..models.strategy import set_strategy
+    if ctx.world_size > 1:
+        from .keras_strategy import DataParallelStrategy
+        set_strategy(DataParallelStrategy(ctx))
+    else:
+        set_strategy(None)
+
+
+def get_context() -> Context:
+    """The current context; a world-size-1 one when `init` was never called."""
+    global _current, _lazy
+    with _lock:
+        if _current is None:
+            w = read_worker_env()
+            if w.world_size > 1:
+                raise RuntimeError(
+                    f"this process is rank {w.rank} of a {w.world_size}-process job "
+                    f"({w.source}); call dptrain.distributed.init() before any collective")
+            _current = Context(0, 1, 0, 1, w.device or "cpu", SingleProcessCommunicator(), w.source)
+            _lazy = True
+        return _current
+
+
+def shutdown() -> None:
+    """Close the current context's communicator; the next use starts afresh."""
+    global _current, _lazy
+    with _lock:
+        ctx, _current, _lazy = _current, None, False
+    if ctx is not None:
+        from ..models.strategy import set_strategy
+        set_strategy(None)
+        ctx.communicator.close()
+
+
+atexit.register(shutdown)
+
+
+def all_reduce(a: np.ndarray, op: str = "sum") -> np.ndarray:
+    return get_context().communicator.all_reduce(a, op=op)
+
+
+def broadcast(a: np.ndarray, root: int = 0) -> np.ndarray:
+    return get_context().communicator.broadcast(a, root=root)
+
+
+def all_gather(a: np.ndarray) -> List[np.ndarray]:
+    return get_context().communicator.all_gather(a)
+
+
+def barrier() -> None:
+    get_context().communicator.barrier()
