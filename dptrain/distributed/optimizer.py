@@ -85,7 +85,7 @@ class DistributedOptimizer:
         self.skipped = []            # (step, [ranks]) for every skipped step
         self.last_norm = None        # global gradient norm before clipping
         self.last_loss = None        # mean loss over ranks, when step() was given one
-        self._send = {}
+        self._buffers = {}
 
     # the optimiser's interface, passed through
     @property
@@ -130,35 +130,37 @@ class DistributedOptimizer:
         comm = _comm()
         K = _backend.current
         world = comm.world_size
-        bad_local = False
-        total_sq = 0.0
+        reduced_all, total_sq = [], 0.0
+        self.last_loss = None
         for i, dt in enumerate(opt.dtypes):
             flat = opt.flat_grads(dt)
             host = np.asarray(K.to_numpy(flat))
-            extra = 2 if i == 0 else 0
-            send = self._send.get(dt)
-            if send is None or send.shape[0] != host.shape[0] + extra:
-                send = self._send[dt] = np.empty(host.shape[0] + extra, dt)
-            send[extra:] = host
-            if i == 0:
-                bad_local = not np.isfinite(host).all()
-                send[0] = 1.0 if bad_local else 0.0
-                send[1] = 0.0 if loss is None else float(loss)
-            reduced = comm.all_reduce(send, op="sum") if world > 1 else send.copy()
-            if i == 0:
-                n_bad = reduced[0]
-                self.last_loss = None if loss is None else float(reduced[1]) / world
-                if n_bad > 0:
-                    return self._nonfinite(comm, bad_local)
-            avg = reduced[extra:]
-            if world > 1:
-                avg *= dt.type(1.0 / world)
-            K.copy_into(flat, K.asarray(avg))
-            # numpy's pairwise float64 sum (not BLAS): the same bits on every rank, so every
-            # rank takes the same clipping decision
-            np.square(avg, out=avg)
-            total_sq += float(avg.sum(dtype=np.float64))
-        norm = float(np.sqrt(total_sq))
+            send = host
+            if i == 0 and loss is not None:          # the loss rides along in one extra slot
+                send = self._buffer(("send", dt), host.shape[0] + 1, dt)
+                send[0] = float(loss)
+                send[1:] = host
+            reduced = comm.all_reduce(send, op="sum") if world > 1 else send
+            if send is not host:
+                self.last_loss = float(reduced[0]) / world
+                reduced = reduced[1:]
+            # a non-finite value anywhere makes the sum of squares non-finite; numpy's pairwise
+            # float64 sum (not BLAS) gives the same bits, hence the same decisions, on every rank
+            squares = self._buffer(("sq", dt), reduced.shape[0], dt)
+            np.square(reduced, out=squares)
+            total_sq += float(squares.sum(dtype=np.float64))
+            reduced_all.append((flat, host, reduced))
+        if not np.isfinite(total_sq):
+            bad_local = any(not np.isfinite(h).all() for _, h, _ in reduced_all)
+            return self._nonfinite(comm, bad_local)
+        if world > 1:
+            inv = 1.0 / world
+            for flat, host, reduced in reduced_all:
+                if host is flat:                      # numpy backend: write the mean straight in
+                    np.multiply(reduced, flat.dtype.type(inv), out=flat)
+                else:
+                    K.copy_into(flat, K.asarray(reduced * reduced.dtype.type(inv)))
+        norm = float(np.sqrt(total_sq)) / world
         self.last_norm = norm
         if self.max_norm is not None and norm > self.max_norm:
             scale = self.max_norm / (norm + 1e-6)
@@ -166,6 +168,12 @@ class DistributedOptimizer:
                 flat = opt.flat_grads(dt)
                 K.copy_into(flat, K.scale(flat, scale))
         return True
+
+    def _buffer(self, key, n, dtype):
+        buf = self._buffers.get(key)
+        if buf is None or buf.shape[0] != n:
+            buf = self._buffers[key] = np.empty(n, dtype)
+        return buf
 
     def _nonfinite(self, comm, bad_local):
         flags = comm.all_gather(np.array([1 if bad_local else 0], np.int32)) if comm.world_size > 1 \
