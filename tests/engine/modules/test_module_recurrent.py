@@ -3,27 +3,9 @@ import numpy as np
 import pytest
 
 from dptrain import ag
+from module_gradcheck_helpers import module_gradcheck
 
 RNG = np.random.default_rng(3)
-
-
-def set_by_path(module, dotted, value):
-    *path, last = dotted.split(".")
-    for p in path:
-        module = getattr(module, p)
-    setattr(module, last, value)
-
-
-def module_gradcheck(module, inputs, call):
-    names = list(module.parameters())
-
-    def fn(*args):
-        xs, ps = args[:len(inputs)], args[len(inputs):]
-        for n, p in zip(names, ps):
-            set_by_path(module, n, p)
-        return call(*xs)
-
-    return ag.gradcheck(fn, list(inputs) + [p.numpy() for p in module.parameters().values()])
 
 
 @pytest.mark.parametrize("cls", [ag.LSTM, ag.GRU])
