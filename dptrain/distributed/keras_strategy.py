@@ -39,7 +39,7 @@ class DataParallelStrategy:
         d = self._dopt.get(id(engine_opt))
         if d is None or d.optimizer is not engine_opt:
             d = self._dopt[id(engine_opt)] = DistributedOptimizer(engine_opt, max_norm=None, on_nonfinite="skip",
-                                                                  check_every=0)
+                                                                  check_every=0, comm=self.comm)
         return d
 
     def start(self, model, optimizer):
@@ -56,10 +56,10 @@ class DataParallelStrategy:
         return self._distributed(optimizer).reduce_gradients()
 
     def reduce_metrics(self, sums, count):
+        """Global sums and count; also, at each epoch's end, checks that the weights agree on every rank."""
         keys = list(sums)   # the same insertion order on every rank
         vec = np.array([float(count)] + [float(sums[k]) for k in keys], np.float64)
         total = self.comm.all_reduce(vec, op="sum")
+        for d in self._dopt.values():
+            d.check_weights()
         return {k: float(v) for k, v in zip(keys, total[1:])}, float(total[0])
-
-    def check_weights(self, optimizer):
-        self._distributed(optimizer).check_weights()

@@ -70,7 +70,7 @@ class DistributedOptimizer:
     check_every: compare a digest of the weights across ranks every K steps.
     """
 
-    def __init__(self, optimizer, max_norm=None, on_nonfinite="skip", check_every=100):
+    def __init__(self, optimizer, max_norm=None, on_nonfinite="skip", check_every=100, comm=None):
         if on_nonfinite not in ("skip", "raise"):
             raise ValueError(f"DistributedOptimizer: on_nonfinite must be 'skip' or 'raise', got {on_nonfinite!r}")
         if max_norm is not None and not max_norm > 0:
@@ -78,6 +78,7 @@ class DistributedOptimizer:
         if not hasattr(optimizer, "flat_grads"):
             raise TypeError("DistributedOptimizer: the optimiser must keep flat buffers (an ag.optim optimiser)")
         self.optimizer = optimizer
+        self._fixed_comm = comm      # None: the current context's communicator
         self.max_norm = max_norm
         self.on_nonfinite = on_nonfinite
         self.check_every = int(check_every) if check_every else 0
@@ -86,6 +87,10 @@ class DistributedOptimizer:
         self.last_norm = None        # global gradient norm before clipping
         self.last_loss = None        # mean loss over ranks, when step() was given one
         self._buffers = {}
+
+    @property
+    def comm(self):
+        return self._fixed_comm if self._fixed_comm is not None else _comm()
 
     # the optimiser's interface, passed through
     @property
@@ -110,7 +115,7 @@ class DistributedOptimizer:
 
     def broadcast_state(self, root=0):
         """Params and optimiser state from rank `root`, so a seed difference between ranks cannot matter."""
-        comm = _comm()
+        comm = self.comm
         if comm.world_size == 1:
             return
         K = _backend.current
@@ -127,7 +132,7 @@ class DistributedOptimizer:
         """
         opt = self.optimizer
         opt.collect_grads(grads)
-        comm = _comm()
+        comm = self.comm
         K = _backend.current
         world = comm.world_size
         reduced_all, total_sq = [], 0.0
@@ -198,7 +203,7 @@ class DistributedOptimizer:
 
     def check_weights(self):
         """Raise WeightDesyncError when any rank's weights differ from rank 0's."""
-        comm = _comm()
+        comm = self.comm
         if comm.world_size == 1:
             return
         K = _backend.current

@@ -47,3 +47,29 @@ def test_shards_are_equal_sized_disjoint_and_cover_every_sample():
     joined = np.concatenate(shards)
     assert set(joined.tolist()) == set(range(10))
     assert len(joined) - len(set(joined.tolist())) == 2  # only the wrap-around padding repeats
+
+
+class _TwoRankComm:
+    """Rank 0 of two, where rank 1's weights have drifted: every digest it reports differs."""
+    world_size = 2
+
+    def all_reduce(self, a, op="sum"):
+        return a * 2
+
+    def all_gather(self, a):
+        return [a, a + 1]
+
+
+def test_epoch_end_checks_that_weights_agree_across_ranks():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from dptrain import ag
+    from dptrain.distributed import WeightDesyncError
+    from dptrain.distributed.keras_strategy import DataParallelStrategy
+    strategy = DataParallelStrategy(SimpleNamespace(rank=0, world_size=2, communicator=_TwoRankComm()))
+    opt = ag.optim.SGD([ag.param(np.ones(3, np.float32))], lr=0.1)
+    assert strategy.reduce_gradients(opt)
+    with pytest.raises(WeightDesyncError, match=r"rank\(s\) \[1\]"):
+        strategy.reduce_metrics({"loss": 1.0}, 4)
