@@ -6,6 +6,8 @@ set-up fails. engine/device.py decides when to call it and falls back to numpy.
 """
 from __future__ import annotations
 
+import os
+
 from ._vk import VkError, VulkanUnavailable
 
 _instance = None
@@ -53,5 +55,20 @@ def close_all():
         _instance.destroy()
         _instance = None
 
+
+def _forget_in_forked_child():
+    """A forked child must not touch its parent's Vulkan objects: forget them (no destroy
+    calls, which would act on the parent's driver state); the child opens its own."""
+    global _instance
+    _instance = None
+    _backends.clear()
+    from .. import set_current, numpy_backend
+    import sys
+    backend_module = sys.modules[__name__.rsplit(".", 1)[0]]
+    if getattr(backend_module.__dict__.get("current"), "name", None) == "vulkan":
+        set_current(numpy_backend)
+
+
+os.register_at_fork(after_in_child=_forget_in_forked_child)
 
 __all__ = ["VkError", "VulkanUnavailable", "close_all", "devices", "get_instance", "open_backend"]
