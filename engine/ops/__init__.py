@@ -8,6 +8,20 @@ from .losses import binary_cross_entropy, cross_entropy_loss, mse_loss, softmax_
 from .nn import batch_norm, dropout, embedding, layer_norm, log_softmax, softmax
 from .reduce import max, mean, sum
 
+
+
+def primitive_names():
+    """Names of every primitive Function defined in engine.ops (for parity tests)."""
+    from ..autograd import Function
+    seen, stack = set(), list(Function.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        if cls not in seen:
+            seen.add(cls)
+            stack.extend(cls.__subclasses__())
+    return {c.__name__ for c in seen if c.__module__.startswith(__name__)}
+
+
 __all__ = [
     "abs", "add", "avg_pool2d", "batch_norm", "binary_cross_entropy", "cast", "clamp", "concat",
     "conv1d", "conv2d", "cross_entropy_loss", "div", "dropout", "embedding", "exp", "gelu", "getitem",
