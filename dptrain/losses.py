@@ -13,6 +13,7 @@ import numpy as np
 from engine import ops
 from engine.ops.losses import class_targets
 from engine.tensor import Tensor
+from .suggest import did_you_mean
 
 
 def _per_sample(t):
@@ -68,7 +69,7 @@ class CategoricalCrossentropy(Loss):
     def mean(self, y_pred, y_true, from_logits=False):
         if from_logits:
             return ops.softmax_cross_entropy_loss(y_pred, y_true)
-        return ops.cross_entropy_loss(y_pred, y_true)
+        return ops.cross_entropy_loss(y_pred, y_true, check=False)
 
     def per_sample(self, y_pred, y_true, from_logits=False):
         t = class_targets(y_true, y_pred, self.name)
@@ -219,8 +220,8 @@ def get(identifier, where="compile: loss"):
     if isinstance(identifier, str):
         cls = _BY_NAME.get(identifier.lower())
         if cls is None:
-            raise ValueError(f"{where}: unknown loss {identifier!r}; known: {', '.join(sorted(_BY_NAME))}, "
-                             f"or a callable(y_true, y_pred)")
+            raise ValueError(f"{where}: unknown loss {identifier!r}.{did_you_mean(identifier, _BY_NAME)} "
+                             f"Known: {', '.join(sorted(_BY_NAME))}, or a callable(y_true, y_pred)")
         return cls()
     if callable(identifier):
         return LossFunction(identifier)

@@ -8,6 +8,7 @@ sample means whatever the batch sizes, and data-parallel ranks can add them up.
 from __future__ import annotations
 
 import numpy as np
+from .suggest import did_you_mean
 
 
 def _total(per_item, n):
@@ -144,7 +145,8 @@ def get(identifier, where="compile: metrics"):
     if isinstance(identifier, str):
         cls = _BY_NAME.get(identifier.lower())
         if cls is None:
-            raise ValueError(f"{where}: unknown metric {identifier!r}; known: {', '.join(sorted(_BY_NAME))}")
+            raise ValueError(f"{where}: unknown metric {identifier!r}.{did_you_mean(identifier, _BY_NAME)} "
+                             f"Known: {', '.join(sorted(_BY_NAME))}")
         m = cls(identifier) if cls is Accuracy else cls()
         m.name = identifier
         return m

@@ -13,6 +13,7 @@ import numbers
 
 from engine import backend as _backend
 from engine import optim as _optim
+from .suggest import did_you_mean
 
 
 def _number(v, name, who, lo=0.0, hi=None, open_hi=False):
@@ -213,8 +214,8 @@ def get(identifier, where="compile: optimizer"):
     if isinstance(identifier, str):
         cls = _BY_NAME.get(identifier.lower())
         if cls is None:
-            raise ValueError(f"{where}: unknown optimizer {identifier!r}; known: {', '.join(sorted(_BY_NAME))}, "
-                             f"or an optimizer object such as dt.optimizers.Adam(learning_rate=1e-3)")
+            raise ValueError(f"{where}: unknown optimizer {identifier!r}.{did_you_mean(identifier, _BY_NAME)} "
+                             f"Known: {', '.join(sorted(_BY_NAME))}, or an optimizer object such as dt.optimizers.Adam(learning_rate=1e-3)")
         return cls()
     raise TypeError(f"{where}: expected an optimizer name or a dt.optimizers object, got "
                     f"{type(identifier).__name__}")

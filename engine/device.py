@@ -40,10 +40,23 @@ class Device:
         return f"vulkan:{self.index}" if self.kind == "vulkan" else "cpu"
 
 
+_OUR_DIRS = tuple(os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep + d + os.sep
+                  for d in ("engine", "dptrain", "launcher"))
+
+
+def _user_stacklevel():
+    """The stacklevel of the first frame outside dptrain's own packages: the user's line."""
+    import sys
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_OUR_DIRS):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _warn_once(key, msg):
     if key not in _warned:
         _warned.add(key)
-        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+        warnings.warn(msg, RuntimeWarning, stacklevel=_user_stacklevel())
 
 
 def _parse(spec: str):

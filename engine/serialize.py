@@ -41,8 +41,8 @@ _MAX_DEPTH = 256
 class CorruptFileError(ValueError):
     """A checkpoint that is truncated, corrupt or not a checkpoint; names the file and the problem."""
 
-    def __init__(self, path, problem):
-        super().__init__(f"ag.load: {path}: {problem}")
+    def __init__(self, path, problem, who="ag.load"):
+        super().__init__(f"{who}: {path}: {problem}")
         self.path = path
         self.problem = problem
 
@@ -211,17 +211,20 @@ def _resolve(node, arrays, fail, depth=0):
     return node
 
 
-def load(path):
-    """Read a checkpoint written by `save`. Arrays come back as writable numpy arrays."""
+def load(path, who="ag.load"):
+    """Read a checkpoint written by `save`. Arrays come back as writable numpy arrays.
+
+    `who` names the caller in error messages (e.g. "load_model").
+    """
     path = os.fspath(path)
 
     def fail(problem):
-        raise CorruptFileError(path, problem)
+        raise CorruptFileError(path, problem, who)
 
     try:
         f = open(path, "rb")
     except FileNotFoundError:
-        raise FileNotFoundError(errno.ENOENT, "ag.load: no such checkpoint file", path) from None
+        raise FileNotFoundError(errno.ENOENT, f"{who}: no such file", path) from None
     with f:
         size = os.fstat(f.fileno()).st_size
         data = bytearray(size)

@@ -68,6 +68,21 @@ class Tensor:
             raise ValueError(f"item(): tensor has {a.size} elements, not 1")
         return a.reshape(()).item()
 
+    def _scalar(self, what):
+        a = self.numpy()
+        if a.size != 1:
+            raise TypeError(f"{what}() of a tensor needs exactly one element; this one has shape {tuple(a.shape)}")
+        return a.reshape(()).item()
+
+    def __float__(self) -> float:
+        return float(self._scalar("float"))
+
+    def __int__(self) -> int:
+        return int(self._scalar("int"))
+
+    def __bool__(self) -> bool:
+        return bool(self._scalar("bool"))
+
     def detach(self) -> "Tensor":
         return Tensor(self.data)
 

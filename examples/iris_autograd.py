@@ -6,14 +6,10 @@ learning-rate schedule and gradient clipping. Prints the validation accuracy.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-from dptrain import ag  # noqa: E402
+from dptrain import ag
 
 
 def load_iris_split(seed):

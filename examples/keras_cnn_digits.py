@@ -5,15 +5,9 @@ README layout (Conv2D 32 3x3 relu -> MaxPooling2D -> Conv2D 64 3x3 relu -> MaxPo
 image (8 -> 4 -> 2); channels-last input [N, 8, 8, 1].
 Run: python examples/keras_cnn_digits.py   (a few seconds; prints the test accuracy)
 """
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import dptrain as dt  # noqa: E402
-from dptrain import layers  # noqa: E402
-from keras_mlp_digits import load_digits  # noqa: E402
+import dptrain as dt
+from dptrain import layers
+from keras_mlp_digits import load_digits
 
 
 def main(epochs=25, verbose=0):

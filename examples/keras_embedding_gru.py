@@ -6,15 +6,10 @@ embedded sequence; a skip path averages the embeddings over time
 (Dense on the flattened embeddings), and both are concatenated before the classifier.
 Prints the test accuracy.
 """
-import os
-import sys
-
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import dptrain as dt  # noqa: E402
-from dptrain import layers  # noqa: E402
+import dptrain as dt
+from dptrain import layers
 
 VOCAB, LENGTH = 12, 16
 

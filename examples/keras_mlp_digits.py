@@ -3,15 +3,10 @@
 8x8 images flattened to 64 features, 1437 training and 360 test images.
 Run: python examples/keras_mlp_digits.py   (a few seconds; prints the test accuracy)
 """
-import os
-import sys
-
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import dptrain as dt  # noqa: E402
-from dptrain import layers  # noqa: E402
+import dptrain as dt
+from dptrain import layers
 
 
 def load_digits(seed=0):

@@ -1,14 +1,8 @@
 """A two-input model: the top and bottom halves of each digit image enter separately,
 each through its own Dense branch, and are joined by Concatenate. Prints the test accuracy."""
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import dptrain as dt  # noqa: E402
-from dptrain import layers  # noqa: E402
-from keras_mlp_digits import load_digits  # noqa: E402
+import dptrain as dt
+from dptrain import layers
+from keras_mlp_digits import load_digits
 
 
 def halves(x):

@@ -1,16 +1,10 @@
 """A two-output model on the digits: the digit (softmax, sparse categorical crossentropy)
 and whether it is even (sigmoid, binary crossentropy), with loss_weights. Prints both accuracies."""
-import os
-import sys
-
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import dptrain as dt  # noqa: E402
-from dptrain import layers  # noqa: E402
-from keras_mlp_digits import load_digits  # noqa: E402
+import dptrain as dt
+from dptrain import layers
+from keras_mlp_digits import load_digits
 
 
 def main(epochs=30, verbose=0):

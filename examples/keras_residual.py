@@ -3,15 +3,9 @@
 Input(64) -> Dense 64 relu -> [Dense 64 relu -> Dense 64 -> Add(skip) -> relu] x 2
 -> Dense 10 softmax. Prints the test accuracy.
 """
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import dptrain as dt  # noqa: E402
-from dptrain import layers  # noqa: E402
-from keras_mlp_digits import load_digits  # noqa: E402
+import dptrain as dt
+from dptrain import layers
+from keras_mlp_digits import load_digits
 
 
 def residual_block(x, units, name):

@@ -1,16 +1,10 @@
 """A Siamese model: one encoder layer stack shared by two inputs (one set of weights),
 trained to tell whether two digit images show the same digit. Prints the test accuracy."""
-import os
-import sys
-
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import dptrain as dt  # noqa: E402
-from dptrain import layers  # noqa: E402
-from keras_mlp_digits import load_digits  # noqa: E402
+import dptrain as dt
+from dptrain import layers
+from keras_mlp_digits import load_digits
 
 
 def make_pairs(x, y, n, rng):

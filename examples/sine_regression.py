@@ -6,14 +6,10 @@ the noise-free curve and saves a plot of the fit (when matplotlib is installed).
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-from dptrain import ag  # noqa: E402
+from dptrain import ag
 
 
 def main(argv=None):

@@ -15,11 +15,20 @@ from .supervisor import Supervisor
 EXIT_USAGE = 2
 
 
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("dptrain")
+    except Exception:  # running from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="dptrain-launch",
         description="Start one worker process per replica of a data-parallel training script.",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     p.add_argument("--nproc-per-node", "--nproc_per_node", default="1", metavar="N",
                    help="workers on this node, or 'auto': one per Vulkan GPU, at least 1 (default 1)")
     p.add_argument("--nnodes", type=int, default=1, metavar="M", help="number of nodes (default 1)")
@@ -32,7 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--job-token", metavar="T",
                    help=f"shared secret of a multi-node job (or set {E.JOB_TOKEN}, which stays out of `ps`)")
     p.add_argument("--devices", metavar="LIST",
-                   help="'cpu', or Vulkan device indices such as '0,1' (default: every Vulkan GPU)")
+                   help="'cpu', or Vulkan device indices such as '0,1' (default: every Vulkan GPU); "
+                        "with fewer GPUs than workers, workers share GPUs round-robin")
+    p.add_argument("--allow-mixed-devices", action="store_true",
+                   help="with fewer GPUs than workers, run the extra workers on the CPU instead of sharing "
+                        "GPUs (their numerics differ: weights can drift apart)")
     p.add_argument("--max-restarts", type=int, default=0, metavar="K",
                    help="restart the whole group up to K times after a failure (default 0)")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="stop the job after this long (exit 124)")
@@ -94,7 +107,8 @@ def parse_spec(argv: Optional[Sequence[str]], environ: Mapping[str, str]) -> Job
     return JobSpec(
         command=(sys.executable, a.script, *a.script_args),
         nproc_per_node=nproc,
-        devices=tuple(assign_devices(nproc, gpus)),
+        devices=tuple(assign_devices(nproc, gpus, mixed=a.allow_mixed_devices)),
+        allow_mixed_devices=a.allow_mixed_devices,
         job_token=token,
         nnodes=a.nnodes,
         node_rank=a.node_rank,

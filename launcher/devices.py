@@ -1,4 +1,8 @@
-"""Which device each local worker gets: `vulkan:<index>` while GPUs last, then `cpu`."""
+"""Which device each local worker gets: the node's GPUs round-robin, or `cpu` when it has none.
+
+Workers of one job share one backend: with fewer GPUs than workers several ranks share a
+GPU (Vulkan allows it) rather than some ranks falling back to the CPU, whose numerics differ.
+"""
 from __future__ import annotations
 
 import functools
@@ -69,6 +73,16 @@ def gpu_indices(devices_spec: Optional[str]) -> list[int]:
     return list(range(count_vulkan_gpus()))
 
 
-def assign_devices(nproc: int, gpus: Sequence[int]) -> list[str]:
-    """DPTRAIN_DEVICE for local workers 0..nproc-1: the i-th GPU while they last, else cpu."""
-    return [f"vulkan:{gpus[i]}" if i < len(gpus) else "cpu" for i in range(nproc)]
+def assign_devices(nproc: int, gpus: Sequence[int], mixed: bool = False) -> list[str]:
+    """DPTRAIN_DEVICE for local workers 0..nproc-1.
+
+    Worker i gets GPU `gpus[i % len(gpus)]` (every worker on the CPU when there is none).
+    `mixed=True` (the launcher's --allow-mixed-devices) restores one GPU per worker while
+    they last and the CPU for the rest: faster when GPUs are few, but the ranks' numerics
+    differ, so weights drift apart unless the script tolerates it.
+    """
+    if not gpus:
+        return ["cpu"] * nproc
+    if mixed:
+        return [f"vulkan:{gpus[i]}" if i < len(gpus) else "cpu" for i in range(nproc)]
+    return [f"vulkan:{gpus[i % len(gpus)]}" for i in range(nproc)]

@@ -26,6 +26,7 @@ class JobSpec:
     timeout: Optional[float] = None
     grace_period: float = 5.0
     log_dir: Optional[str] = None
+    allow_mixed_devices: bool = False
 
     @property
     def world_size(self) -> int:
@@ -75,6 +76,8 @@ def worker_env(spec: JobSpec, local_rank: int, master_port: int, restart_count: 
         E.RESTART_COUNT: str(restart_count),
         "PYTHONUNBUFFERED": "1",
     })
+    if spec.allow_mixed_devices:
+        env[E.ALLOW_MIXED_DEVICES] = "1"
     # Workers share the cores: N BLAS pools of `cores` threads each would oversubscribe them.
     threads = str(max(1, available_cores() // spec.nproc_per_node))
     for name in THREAD_VARS:

@@ -25,7 +25,7 @@ from typing import List, Mapping, Optional
 
 import numpy as np
 
-from launcher.env import read_worker_env
+from launcher.env import ALLOW_MIXED_DEVICES, read_worker_env
 
 from .communicator import Communicator, SingleProcessCommunicator
 
@@ -66,6 +66,7 @@ def init(timeout: float = 60.0, env: Optional[Mapping[str, str]] = None) -> Cont
             return _current
         w = read_worker_env(env)
         environ = os.environ if env is None else env
+        _use_device(w.device or "cpu")
         if w.world_size == 1:
             comm: Communicator = SingleProcessCommunicator()
         else:
@@ -73,13 +74,13 @@ def init(timeout: float = 60.0, env: Optional[Mapping[str, str]] = None) -> Cont
             comm = ZmqCommunicator(w.rank, w.world_size, token=w.job_token,
                                    master_addr=w.master_addr, master_port=w.master_port,
                                    timeout=timeout,
-                                   transport=environ.get(TRANSPORT_VAR, "") or "auto")
+                                   transport=environ.get(TRANSPORT_VAR, "") or "auto",
+                                   backend=_backend_kind())
+        ctx = Context(w.rank, w.world_size, w.local_rank, w.local_world_size, w.device or "cpu", comm, w.source)
+        _check_one_backend(ctx, environ)
         if _current is not None:
             _current.communicator.close()
-        _current = Context(w.rank, w.world_size, w.local_rank, w.local_world_size,
-                           w.device or "cpu", comm, w.source)
-        _lazy = False
-        _use_device(_current.device)
+        _current, _lazy = ctx, False
         _register_fit_strategy(_current)
         return _current
 
@@ -89,6 +90,28 @@ def _use_device(spec: str) -> None:
     if spec.startswith("vulkan"):
         from engine.device import device
         device(spec)
+
+
+def _backend_kind() -> str:
+    from engine.device import current_device
+    return current_device().kind
+
+
+def _check_one_backend(ctx, environ) -> None:
+    """Every rank must compute on the same backend: Vulkan and numpy round differently, so a
+    mixed job's weights drift apart. A rank whose GPU failed to open (and fell back to the CPU)
+    is caught here, at start-up, rather than as a weight mismatch hundreds of steps later."""
+    if ctx.world_size == 1 or environ.get(ALLOW_MIXED_DEVICES, "") == "1":
+        return
+    kinds = [rec.get("backend", "unknown") for rec in ctx.communicator.endpoints]
+    if len(set(kinds)) > 1:
+        by_rank = ", ".join(f"rank {r}: {k}" for r, k in enumerate(kinds))
+        ctx.communicator.close()
+        raise RuntimeError(
+            f"dptrain.distributed.init: the ranks of this job run on different backends ({by_rank}); "
+            f"their numerics differ and the replicas would drift apart. Give every rank a GPU "
+            f"(ranks may share one), run all on the CPU (--devices cpu), or allow it explicitly with "
+            f"dptrain-launch --allow-mixed-devices ({ALLOW_MIXED_DEVICES}=1)")
 
 
 def _register_fit_strategy(ctx) -> None:

@@ -127,9 +127,70 @@ def _default_target(item):
     return item["y"]
 
 
+def _as_items(data, batch_size, custom_fns):
+    """`data` as a list of items, checked before any worker starts.
+
+    Accepted: `(x, y)` arrays (cut into mini-batches of `batch_size` samples), a list of
+    `(x_batch, y_batch)` pairs, or a list of `{"x": ..., "y": ...}` dicts. With your own
+    forward_fn/target_fn, any item they understand is passed through unchanged.
+    """
+    def is_array(a):
+        return isinstance(a, np.ndarray) or hasattr(a, "__array__")
+
+    if isinstance(data, tuple) and len(data) == 2 and all(is_array(a) for a in data):
+        x, y = np.asarray(data[0]), np.asarray(data[1])
+        if len(x) != len(y):
+            raise ValueError(f"dp_train: data=(x, y) has {len(x)} samples in x but {len(y)} in y")
+        if len(x) == 0:
+            raise ValueError("dp_train: data is empty")
+        bs = int(batch_size)
+        if bs < 1:
+            raise ValueError(f"dp_train: batch_size must be >= 1, got {batch_size}")
+        return [{"x": x[i:i + bs], "y": y[i:i + bs]} for i in range(0, len(x), bs)]
+    try:
+        items = list(data)
+    except TypeError:
+        raise TypeError(f"dp_train: data must be (x, y) arrays, a list of (x, y) pairs or a list of "
+                        f'{{"x": ..., "y": ...}} dicts, not {type(data).__name__}') from None
+    if not items:
+        raise ValueError("dp_train: data is empty")
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, (tuple, list)) and len(item) == 2:
+            item = {"x": item[0], "y": item[1]}
+        elif not (isinstance(item, dict) and "x" in item and "y" in item) and not custom_fns:
+            raise ValueError(f'dp_train: data item {i} is a {type(item).__name__}; expected an (x, y) pair or '
+                             f'a {{"x": ..., "y": ...}} dict (or pass forward_fn and target_fn that read it)')
+        if isinstance(item, dict) and "x" in item and "y" in item:
+            nx, ny = len(np.asarray(item["x"])), len(np.asarray(item["y"]))
+            if nx != ny:
+                raise ValueError(f"dp_train: data item {i} has {nx} samples in x but {ny} in y")
+        out.append(item)
+    return out
+
+
 def dp_train(make_model, data, loss_fn, forward_fn=None, target_fn=None, n_gpu=2, n_iter=100, lr=1e-3,
-             max_norm=5.0, timeout=600.0):
-    """Train `make_model()` with `n_gpu` worker processes, one replica each; see API.md section 3.
+             max_norm=5.0, timeout=600.0, batch_size=32):
+    """Train `make_model()` with `n_gpu` worker processes, one replica each.
+
+    Args:
+        make_model: a function returning the model: an `ag` module, or any object with
+            `forward(x)` / `__call__` and `parameters()` (a dict name -> param).
+        data: `(x, y)` arrays (cut into mini-batches of `batch_size`), a list of
+            `(x_batch, y_batch)` pairs, or a list of `{"x": ..., "y": ...}` dicts. At
+            iteration `it` rank `r` takes item `(it * n_gpu + r) % len(items)`.
+        loss_fn: `loss_fn(output, target)` -> a scalar Tensor, e.g. `ag.softmax_cross_entropy_loss`.
+        forward_fn, target_fn: `forward_fn(model, item)` and `target_fn(item)`; default
+            `model(item["x"])` and `item["y"]`.
+        n_gpu: worker processes. Workers share the node's Vulkan GPUs round-robin (all run on
+            the CPU when there is none): one job never mixes backends.
+        n_iter, lr, max_norm: iterations, Adam's learning rate, gradient clipping after the mean.
+        timeout: bounds the whole run and every wait for a peer (seconds).
+
+    Example:
+        >>> res = dt.dp_train(lambda: ag.Sequential(ag.Linear(4, 2)), (x, y),
+        ...                   ag.softmax_cross_entropy_loss, n_gpu=2, n_iter=50)
+        >>> res.loss_history[-1] < res.loss_history[0]
 
     Returns a DPResult: `loss_history` (mean loss over replicas per iteration), `model`
     (a fresh make_model() holding the trained weights, identical on every replica) and
@@ -140,8 +201,7 @@ def dp_train(make_model, data, loss_fn, forward_fn=None, target_fn=None, n_gpu=2
         raise ValueError(f"dp_train: n_gpu must be >= 1, got {n_gpu}")
     if int(n_iter) < 1:
         raise ValueError(f"dp_train: n_iter must be >= 1, got {n_iter}")
-    if len(data) == 0:
-        raise ValueError("dp_train: data is empty")
+    data = _as_items(data, batch_size, forward_fn is not None and target_fn is not None)
     n, n_iter = int(n_gpu), int(n_iter)
     forward_fn = forward_fn or _default_forward
     target_fn = target_fn or _default_target

@@ -46,7 +46,10 @@ def _check_info(info, rank: int, me: int) -> dict:
             or type(info.get("ipc")) is not str or type(info.get("tcp")) is not str):
         raise CollectiveError(f"rank {rank} sent a malformed endpoint record", rank=me,
                               peer=rank, op="rendezvous")
-    return {"host": info["host"], "ipc": info["ipc"], "tcp": info["tcp"]}
+    record = {"host": info["host"], "ipc": info["ipc"], "tcp": info["tcp"]}
+    if type(info.get("backend")) is str:   # the engine backend the rank computes on
+        record["backend"] = info["backend"]
+    return record
 
 
 def serve(ctx: zmq.Context, *, world_size: int, token: bytes, master_addr: str, master_port: int,

@@ -41,6 +41,8 @@ class ZmqCommunicator(Communicator):
     transport: "auto" (ipc:// on one host, tcp across hosts), "ipc" or "tcp".
     shared_memory: None reads DPTRAIN_SHM (default on); used only when every rank
       is on this host. shm_block_bytes: None reads DPTRAIN_SHM_BLOCK_KB (default 4 MiB).
+    backend: this rank's engine backend ("cpu" / "vulkan"), shared at the rendezvous so every
+      rank can see each one's in `endpoints[r]["backend"]`.
     direct_max_bytes, piece_bytes, zero_copy_min: the socket path's algorithm knobs.
     """
 
@@ -48,7 +50,8 @@ class ZmqCommunicator(Communicator):
                  master_port: int, timeout: float = 60.0, transport: str = "auto",
                  direct_max_bytes: int = DIRECT_MAX_BYTES, zero_copy_min: int = ZERO_COPY_MIN,
                  piece_bytes: int = PIECE_BYTES, heartbeat_timeout: Optional[float] = None,
-                 shared_memory: Optional[bool] = None, shm_block_bytes: Optional[int] = None):
+                 shared_memory: Optional[bool] = None, shm_block_bytes: Optional[int] = None,
+                 backend: Optional[str] = None):
         if world_size < 2 or not 0 <= rank < world_size:
             raise ValueError(f"ZmqCommunicator needs world_size >= 2 and 0 <= rank < world_size "
                              f"(got rank {rank}, world size {world_size})")
@@ -76,7 +79,8 @@ class ZmqCommunicator(Communicator):
         try:
             deadline = time.monotonic() + self.timeout
             kw = dict(world_size=world_size, token=self._token, master_addr=master_addr,
-                      master_port=master_port, info=self.mesh.info(), timeout=self.timeout,
+                      master_port=master_port, timeout=self.timeout,
+                      info=dict(self.mesh.info(), **({"backend": backend} if backend else {})),
                       counter=self._rdv)
             if rank == 0:
                 table, server = rendezvous.serve(self.mesh.ctx, **kw)

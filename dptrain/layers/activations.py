@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from engine import ops
+from ..suggest import did_you_mean
 
 
 def _softmax(x):
@@ -35,7 +36,8 @@ def get(identifier, who):
                         f"got {type(identifier).__name__}")
     key = identifier.lower()
     if key not in _BY_NAME:
-        raise ValueError(f"{who}: unknown activation {identifier!r}; known: {', '.join(NAMES)}")
+        raise ValueError(f"{who}: unknown activation {identifier!r}.{did_you_mean(identifier, NAMES)} "
+                         f"Known: {', '.join(NAMES)}")
     return key, _BY_NAME[key]
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from engine import backend as _backend
 from engine.tensor import Tensor, as_tensor, param as _param
+from ..suggest import did_you_mean
 
 _name_counters = collections.defaultdict(itertools.count)
 _REGISTRY = {}
@@ -87,6 +88,20 @@ def int_tuple(v, n, name, who):
     return v
 
 
+def _init_keywords(cls):
+    """Every keyword the constructors of `cls` and its bases accept."""
+    import inspect
+    names = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            try:
+                names.update(p for p in inspect.signature(init).parameters if p not in ("self", "kwargs"))
+            except (TypeError, ValueError):
+                pass
+    return sorted(names)
+
+
 def flatten(struct):
     return list(struct) if isinstance(struct, (list, tuple)) else [struct]
 
@@ -98,7 +113,8 @@ class Layer:
     def __init__(self, name=None, trainable=True, input_shape=None, **kwargs):
         who = type(self).__name__
         if kwargs:
-            raise TypeError(f"{who}: unexpected keyword argument(s) {', '.join(sorted(kwargs))}")
+            hints = "".join(did_you_mean(k, _init_keywords(type(self))) for k in sorted(kwargs))
+            raise TypeError(f"{who}: unexpected keyword argument(s) {', '.join(sorted(kwargs))}.{hints}")
         if name is None:
             name = unique_name(_snake(who))
         elif not isinstance(name, str) or not name or "/" in name:

@@ -72,7 +72,7 @@ def save_model(model, filepath, include_optimizer=True):
 
 
 def _read(filepath, fmt, who):
-    state = _serialize.load(filepath)
+    state = _serialize.load(filepath, who=who)
     if not isinstance(state, dict) or state.get("format") != fmt:
         got = state.get("format") if isinstance(state, dict) else None
         raise ValueError(f"{who}: {os.fspath(filepath)} is not a {fmt!r} file"

@@ -21,6 +21,10 @@ data-parallel strategy (dptrain/distributed) registers itself with
   - reduce_metrics(sums, count): at the end of each epoch (and of evaluate), the
     per-rank sums of per-sample loss/metric values and the sample count; returns the
     global ones. The logs are sums / count.
+Under a launcher (WORLD_SIZE > 1, or SLURM's / OpenMPI's variables) an unmodified Keras
+program joins the job at its first fit/evaluate: `current_strategy()` calls
+`dptrain.distributed.init()` once, and rank 0 says so in one line.
+DPTRAIN_AUTO_DISTRIBUTED=0 turns that off (each process then trains alone).
 Only the chief (`is_chief`) prints progress and writes ModelCheckpoint, CSVLogger
 and BackupAndRestore files.
 """
@@ -51,6 +55,7 @@ class SingleProcessStrategy:
 
 
 _current = None
+_auto_join_checked = False
 
 
 def set_strategy(strategy):
@@ -62,7 +67,27 @@ def set_strategy(strategy):
 
 
 def current_strategy():
+    if _current is None:
+        _auto_join()
     return _current if _current is not None else _default
+
+
+def _auto_join() -> None:
+    """Join the launcher's job the first time fit/evaluate runs without `distributed.init()`."""
+    global _auto_join_checked
+    if _auto_join_checked:
+        return
+    _auto_join_checked = True
+    import os
+    from launcher.env import AUTO_DISTRIBUTED, read_worker_env
+    w = read_worker_env()
+    if w.world_size < 2 or os.environ.get(AUTO_DISTRIBUTED, "1").strip() == "0":
+        return
+    from ..distributed import init
+    ctx = init()
+    if ctx.rank == 0:
+        print(f"dptrain: fit joins the {ctx.world_size}-process data-parallel job ({w.source}); "
+              f"set {AUTO_DISTRIBUTED}=0 to train each process alone", flush=True)
 
 
 _default = SingleProcessStrategy()

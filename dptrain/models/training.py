@@ -18,6 +18,7 @@ from .callback_list import CallbackList, check_callbacks
 from .heads import build_heads
 from .progress import ProgressBar
 from .step import EvalStep, TrainStep, predict_batches
+from ..suggest import check_keywords
 from .strategy import current_strategy
 
 
@@ -56,6 +57,7 @@ class Trainer:
         self._resume_epoch = None
 
     # --- compile ------------------------------------------------------------------
+    @check_keywords
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
         """optimizer: name or dt.optimizers object; loss: name, callable, or a list/dict per output;
         metrics: names ("accuracy", "mae", "mse") or a list/dict per output; loss_weights: per output."""
@@ -138,6 +140,7 @@ class Trainer:
         return self._prepare(vx, vy, vsw, None, heads, f"{where} x", f"{where} y", f"{where} sample_weight")
 
     # --- fit -----------------------------------------------------------------------
+    @check_keywords
     def fit(self, x=None, y=None, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
             shuffle=True, callbacks=None, class_weight=None, sample_weight=None, initial_epoch=0, verbose=1):
         """Train for `epochs` epochs; returns a History (`.history`: per-epoch loss/metrics, val_* too)."""
@@ -161,6 +164,10 @@ class Trainer:
             sw = None if sw_list is None else sw_list[0]
             val = (vx, vy, None if vsw_list is None else vsw_list[0])
         n = len(xs[0])
+        if n == 0:
+            split = f" after validation_split={validation_split}" if validation_split else ""
+            raise ValueError(f"fit: there are 0 training samples{split}; x must hold at least one sample "
+                             f"(Keras raises here too)")
 
         step = self._train_step(heads, strategy)
         steps_per_epoch = -(-len(strategy.shard(np.arange(n))) // batch_size)
@@ -232,6 +239,7 @@ class Trainer:
         sums, count = strategy.reduce_metrics(sums, count)
         return {k: v / count for k, v in sums.items()} if count else {}
 
+    @check_keywords
     def evaluate(self, x=None, y=None, batch_size=32, verbose=0, sample_weight=None, callbacks=None):
         """Loss and metrics over (x, y), in batches: {"loss": ..., "accuracy": ...}."""
         heads = self._ready(x, "evaluate")
@@ -246,6 +254,7 @@ class Trainer:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         return logs
 
+    @check_keywords
     def predict(self, x, batch_size=32, verbose=0, callbacks=None):
         """Outputs for x in inference mode: an array, or a list of arrays for several outputs."""
         self._build_if_needed(x, "predict")

@@ -68,9 +68,31 @@ def softmax_cross_entropy_loss(logits, target):
     return _batch_mean(ew.neg(sum(ew.mul(t, log_softmax(logits, -1)))), n_items)
 
 
-def cross_entropy_loss(probs, target, eps=1e-7):
-    """Mean cross-entropy of predicted probabilities (e.g. after softmax), clipped to [eps, 1]."""
+def _check_probabilities(probs, who):
+    """Logits passed where probabilities belong would be clamped to [eps, 1] and give a loss
+    near 0 that trains nothing useful: refuse them (torch's cross_entropy takes logits)."""
+    p = probs.numpy()
+    if p.size == 0:
+        return
+    if not np.isfinite(p).all():
+        raise ValueError(f"{who}: the predictions contain NaN or Inf")
+    sums = p.reshape(-1, p.shape[-1]).sum(axis=1, dtype=np.float64)
+    if p.min() < -1e-6 or p.max() > 1 + 1e-5 or np.abs(sums - 1.0).max() > 1e-2:
+        raise ValueError(
+            f"{who}: expects probabilities (each row in [0, 1], summing to 1), got values in "
+            f"[{p.min():.4g}, {p.max():.4g}] with row sums up to {sums.max():.4g}. For logits "
+            f"(a PyTorch cross_entropy habit) use softmax_cross_entropy_loss(logits, target)")
+
+
+def cross_entropy_loss(probs, target, eps=1e-7, check=True):
+    """Mean cross-entropy of predicted probabilities (e.g. after softmax), clipped to [eps, 1].
+
+    probs: [..., classes], each row a distribution; anything else raises (`check=False`
+    skips the check). For logits use `softmax_cross_entropy_loss`.
+    """
     probs = as_tensor(probs)
+    if check:
+        _check_probabilities(probs, "cross_entropy_loss")
     t = class_targets(target, probs, "cross_entropy_loss")
     n_items = probs.size // probs.shape[-1]
     logp = ew.log(ew.clamp(probs, eps, 1.0))

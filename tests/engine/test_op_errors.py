@@ -43,12 +43,25 @@ def test_integer_tensor_to_a_differentiable_input():
         ag.matmul(ids, t(3, 2))
 
 
+def test_cross_entropy_of_logits_raises_and_points_to_the_logits_loss():
+    logits = ag.tensor(np.array([[2.0, -1.0, 0.5], [0.1, 3.0, -2.0]], np.float32))
+    y = np.array([0, 1])
+    with pytest.raises(ValueError, match="expects probabilities.*softmax_cross_entropy_loss"):
+        ag.cross_entropy_loss(logits, y)
+    with pytest.raises(ValueError, match="expects probabilities"):   # in [0, 1] but rows do not sum to 1
+        ag.cross_entropy_loss(np.full((2, 3), 0.9, np.float32), y)
+    p = np.exp(logits.numpy()) / np.exp(logits.numpy()).sum(1, keepdims=True)
+    want = -np.mean(np.log(p[np.arange(2), y]))
+    assert abs(float(ag.cross_entropy_loss(p, y)) - want) < 1e-6
+    assert abs(float(ag.softmax_cross_entropy_loss(logits, y)) - want) < 1e-6
+
+
 def test_loss_targets_out_of_range_and_nan():
     z = t(2, 3)
     with pytest.raises(ValueError, match="label 3 is out of range for 3 classes"):
         ag.softmax_cross_entropy_loss(z, np.array([0, 3]))
     with pytest.raises(ValueError, match="label -1"):
-        ag.cross_entropy_loss(z, np.array([-1, 0]))
+        ag.cross_entropy_loss(ag.softmax(z), np.array([-1, 0]))
     with pytest.raises(ValueError, match="NaN"):
         ag.softmax_cross_entropy_loss(z, np.array([[np.nan, 0, 1], [1, 0, 0]]))
     with pytest.raises(ValueError, match="NaN"):

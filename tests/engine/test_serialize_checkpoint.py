@@ -100,7 +100,7 @@ def test_unsupported_values_are_named(tmp_path):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no such checkpoint file") as e:
+    with pytest.raises(FileNotFoundError, match="ag.load: no such file") as e:
         ag.load(tmp_path / "nope.dpt")
     assert "nope.dpt" in str(e.value)
 

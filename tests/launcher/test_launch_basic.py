@@ -60,7 +60,7 @@ def test_each_job_gets_a_fresh_token_and_user_thread_settings_stay(launch):
 @pytest.mark.parametrize("devices, nproc, expected", [
     ("cpu", "2", ["cpu", "cpu"]),
     ("0,1", "2", ["vulkan:0", "vulkan:1"]),
-    ("1", "2", ["vulkan:1", "cpu"]),
+    ("1", "2", ["vulkan:1", "vulkan:1"]),       # fewer GPUs than workers: they share it
     ("0,1", "auto", ["vulkan:0", "vulkan:1"]),
 ])
 def test_devices_option_assigns_devices_in_rank_order(launch, devices, nproc, expected):

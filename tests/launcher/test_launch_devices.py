@@ -72,6 +72,25 @@ def test_parse_and_assign():
     for bad in ("", "gpu", "0,,1", "-1", "0,0"):
         with pytest.raises(ValueError):
             parse_devices(bad)
-    assert assign_devices(3, [2, 0]) == ["vulkan:2", "vulkan:0", "cpu"]
+    # fewer GPUs than workers: ranks share GPUs round-robin, never a GPU/CPU mix
+    assert assign_devices(3, [2, 0]) == ["vulkan:2", "vulkan:0", "vulkan:2"]
+    assert assign_devices(2, [0]) == ["vulkan:0", "vulkan:0"]
     assert assign_devices(1, [0, 1]) == ["vulkan:0"]
     assert assign_devices(2, []) == ["cpu", "cpu"]
+    # only when asked for: one GPU per worker while they last, the CPU for the rest
+    assert assign_devices(3, [2, 0], mixed=True) == ["vulkan:2", "vulkan:0", "cpu"]
+
+
+@pytest.mark.timeout(10)
+def test_one_gpu_machine_gives_every_worker_the_gpu(monkeypatch, fresh_count, tmp_path):
+    from launcher.cli import parse_spec
+    from launcher.job import worker_env
+    monkeypatch.setitem(sys.modules, "vulkan", _fake_vulkan((2,)))
+    script = tmp_path / "train.py"
+    script.write_text("")
+    spec = parse_spec(["--nproc-per-node", "2", str(script)], {})
+    assert spec.devices == ("vulkan:0", "vulkan:0")
+    assert "DPTRAIN_ALLOW_MIXED_DEVICES" not in worker_env(spec, 1, 1234, 0, {})
+    mixed = parse_spec(["--nproc-per-node", "2", "--allow-mixed-devices", str(script)], {})
+    assert mixed.devices == ("vulkan:0", "cpu")
+    assert worker_env(mixed, 1, 1234, 0, {})["DPTRAIN_ALLOW_MIXED_DEVICES"] == "1"

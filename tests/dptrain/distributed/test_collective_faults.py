@@ -93,3 +93,22 @@ def test_rendezvous_world_size_mismatch_fails_fast_on_both_sides():
         assert out["exc"] == "CollectiveError" and out["elapsed"] < 10, out
         assert "rank 1 was started with world size 3, rank 0 with 2" in out["msg"], out
     assert "rank 0 gave up" in res[1]["msg"], res[1]
+
+
+_VULKAN_RANK0 = {0: {"DPTRAIN_BACKEND": "vulkan", "DPTRAIN_DEVICE": "vulkan:0"}, 1: {"DPTRAIN_DEVICE": "cpu"}}
+
+
+@pytest.mark.timeout(60)
+def test_ranks_on_different_backends_fail_at_init_naming_each_rank():
+    from engine.device import vulkan_available
+    if not vulkan_available():
+        pytest.skip("needs a Vulkan device (lavapipe will do) for one rank")
+    with Job("rendezvous", 2, args=["30"], rank_env=_VULKAN_RANK0) as job:
+        res = job.results(timeout=50)
+    for out in res.values():
+        assert out["exc"] == "RuntimeError", out
+        assert "rank 0: vulkan, rank 1: cpu" in out["msg"] and "--allow-mixed-devices" in out["msg"], out
+    allowed = {r: dict(e, DPTRAIN_ALLOW_MIXED_DEVICES="1") for r, e in _VULKAN_RANK0.items()}
+    with Job("rendezvous", 2, args=["30"], rank_env=allowed) as job:
+        res = job.results(timeout=50)
+    assert all(out["exc"] is None and out["sum"] == 2.0 for out in res.values()), res

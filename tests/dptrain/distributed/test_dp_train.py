@@ -102,3 +102,28 @@ def test_bad_arguments():
         dp_train(make_mlp, mlp_data(2, 2), ag.mse_loss, n_gpu=0)
     with pytest.raises(ValueError, match="data is empty"):
         dp_train(make_mlp, [], ag.mse_loss)
+
+
+@pytest.mark.timeout(120)
+def test_xy_arrays_and_pairs_train_the_same_as_dicts():
+    data = mlp_data(4, 8)
+    x = np.concatenate([d["x"] for d in data])
+    y = np.concatenate([d["y"] for d in data])
+    kw = dict(n_gpu=2, n_iter=6, lr=0.05)
+    ref = dp_train(make_mlp, data, ag.softmax_cross_entropy_loss, **kw).loss_history
+    arrays = dp_train(make_mlp, (x, y), ag.softmax_cross_entropy_loss, batch_size=8, **kw).loss_history
+    pairs = dp_train(make_mlp, [(d["x"], d["y"]) for d in data], ag.softmax_cross_entropy_loss, **kw).loss_history
+    np.testing.assert_array_equal(arrays, ref)
+    np.testing.assert_array_equal(pairs, ref)
+
+
+def test_bad_data_is_refused_before_any_worker_starts():
+    x, y = np.zeros((10, 20), np.float32), np.zeros(9, np.int64)
+    with pytest.raises(ValueError, match="10 samples in x but 9 in y"):
+        dp_train(make_mlp, (x, y), ag.mse_loss)
+    with pytest.raises(ValueError, match="data item 1 has 10 samples in x but 9 in y"):
+        dp_train(make_mlp, [(x[:9], y), (x, y)], ag.mse_loss)
+    with pytest.raises(ValueError, match=r"data item 0 is a int; expected an \(x, y\) pair"):
+        dp_train(make_mlp, [3], ag.mse_loss)
+    with pytest.raises(TypeError, match="dp_train: data must be"):
+        dp_train(make_mlp, 5, ag.mse_loss)

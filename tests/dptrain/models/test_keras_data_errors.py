@@ -35,6 +35,7 @@ def _unchanged(model, before):
     (lambda x, y: (x, np.eye(3)[y][:, :, None]), r"y: integer labels have shape \(12, 3, 1\)"),
     (lambda x, y: ([x, x], y), r"x: the model has 1 input\(s\).*list of 2"),
     (lambda x, y: (x, None), r"y: no targets given"),
+    (lambda x, y: (x[:0], y[:0]), r"fit: there are 0 training samples"),
 ])
 def test_bad_fit_data_fails_before_training(model, data, mutate, pattern):
     x, y = mutate(*data)
@@ -144,3 +145,9 @@ def test_fit_before_compile(rng):
     with pytest.raises(RuntimeError, match="must be compiled first"):
         m.evaluate(np.zeros((2, 3)), np.zeros((2, 2)))
     assert m.predict(np.zeros((2, 3))).shape == (2, 2)      # predict needs no compile
+
+
+def test_fit_with_nothing_left_after_validation_split(model, data):
+    x, y = data
+    with pytest.raises(ValueError, match=r"validation_split=0.99 leaves 0 training"):
+        model.fit(x[:1], y[:1], validation_split=0.99, verbose=0)

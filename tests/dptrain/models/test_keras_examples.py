@@ -9,7 +9,9 @@ pytest.importorskip("sklearn")
 EXAMPLES = pathlib.Path(__file__).resolve().parents[3] / "examples"
 
 
-def _run(name, capsys):
+def _run(name, capsys, monkeypatch):
+    # as `python examples/<name>.py` would: the script's folder is first on sys.path
+    monkeypatch.syspath_prepend(str(EXAMPLES))
     spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -28,7 +30,7 @@ def _run(name, capsys):
     ("keras_multi_output", {"digit_accuracy": 0.95, "even_accuracy": 0.9}),
     ("keras_siamese", {"accuracy": 0.88}),
 ])
-def test_example(name, minimums, capsys):
-    result = _run(name, capsys)
+def test_example(name, minimums, capsys, monkeypatch):
+    result = _run(name, capsys, monkeypatch)
     for key, minimum in minimums.items():
         assert result[key] >= minimum, (key, result[key])

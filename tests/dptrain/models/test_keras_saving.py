@@ -125,7 +125,7 @@ def test_corrupt_and_foreign_files(tmp_path):
     raw = bytearray(path.read_bytes())
     raw[-1] ^= 0xFF
     (tmp_path / "corrupt.dpt").write_bytes(bytes(raw))
-    with pytest.raises(dt.ag.CorruptFileError, match="checksum"):
+    with pytest.raises(dt.ag.CorruptFileError, match=r"^load_model: .*corrupt.dpt.*checksum"):
         dt.load_model(tmp_path / "corrupt.dpt")
     dt.ag.save({"weights": [np.zeros(3)]}, tmp_path / "plain.dpt")
     with pytest.raises(ValueError, match="not a 'dptrain.model' file"):
@@ -133,7 +133,7 @@ def test_corrupt_and_foreign_files(tmp_path):
     model.save_weights(tmp_path / "w.dpt")
     with pytest.raises(ValueError, match="it is a 'dptrain.weights' file"):
         dt.load_model(tmp_path / "w.dpt")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="load_model: no such file"):
         dt.load_model(tmp_path / "missing.dpt")
 
 

@@ -1,5 +1,6 @@
 """compile/fit/evaluate/predict: numbers against hand-written references."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -288,7 +289,7 @@ def test_predict_in_batches_and_empty_input(rng):
     np.testing.assert_array_equal(flat.predict(data, batch_size=3), data.reshape(10, 4))
 
 
-def test_verbose_modes(rng, capsys):
+def test_verbose_modes_print_what_keras_3_prints(rng, capsys):
     model = _classifier()
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x, y = rng.standard_normal((20, 5)), rng.integers(0, 3, 20)
@@ -296,26 +297,37 @@ def test_verbose_modes(rng, capsys):
     assert capsys.readouterr().out == ""
     model.fit(x, y, epochs=2, batch_size=8, verbose=2)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2 and lines[0].startswith("Epoch 1/2") and "loss:" in lines[0] and "accuracy:" in lines[0]
-    model.fit(x, y, epochs=2, batch_size=8, verbose=1)
+    assert lines[0] == "Epoch 1/2" and lines[2] == "Epoch 2/2", lines
+    assert re.fullmatch(r"3/3 - \d+s - \d+(us|ms|s)/step - loss: \d\.\d{4} - accuracy: \d\.\d{4}", lines[1]), lines
+    model.fit(x, y, epochs=1, batch_size=8, verbose=1)
     out = capsys.readouterr().out
-    assert "Epoch 1/2\n" in out and "\r3/3 [" in out and "ms/step" in out and "- loss:" in out
+    assert "Epoch" not in out, "Keras prints no epoch header for a single epoch"
+    assert re.search(r"\r3/3 ━{20} \d+s \d+(us|ms|s)/step - loss: ", out), repr(out)
+    assert "\x1b[" not in out, "no colour codes when the output is not a terminal"
 
 
-def test_progress_bar_live_updates():
+def test_progress_bar_live_updates_and_colours_on_a_terminal():
     import io
 
     from dptrain.models.progress import ProgressBar
-    stream = io.StringIO()
-    bar = ProgressBar(1, stream)
-    bar.set_params({"epochs": 1, "steps": 10})
-    bar.on_epoch_begin(0)
-    bar._last_draw = -1e9
-    bar.on_train_batch_end(3, {"loss": 0.5})
-    bar.on_epoch_end(0, {"loss": 0.25, "val_loss": 0.3})
-    text = stream.getvalue()
-    assert "\r 4/10 [" in text and "ETA:" in text and "loss: 0.5000" in text
-    assert text.endswith("val_loss: 0.3000\n") and "10/10 [==============================]" in text
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    for stream, colour in ((io.StringIO(), False), (Terminal(), True)):
+        bar = ProgressBar(1, stream)
+        bar.set_params({"epochs": 1, "steps": 10})
+        bar.on_epoch_begin(0)
+        bar._last_draw = -1e9
+        bar.on_train_batch_end(3, {"loss": 0.5})
+        bar.on_epoch_end(0, {"loss": 0.25, "val_loss": 0.0001})
+        text = stream.getvalue()
+        assert text.endswith("val_loss: 1.0000e-04\n"), repr(text)
+        if colour:
+            assert "\x1b[1m 4/10\x1b[0m \x1b[32m━━━━━━━━\x1b[0m\x1b[37m━━━━━━━━━━━━\x1b[0m" in text, repr(text)
+        else:
+            assert "\r 4/10 ━━━━━━━━━━━━━━━━━━━━ 0s " in text and "loss: 0.5000" in text, repr(text)
+            assert "\r10/10 ━━━━━━━━━━━━━━━━━━━━ 0s " in text
 
 
 def test_history_plot(tmp_path, rng):

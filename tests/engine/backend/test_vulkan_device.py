@@ -59,8 +59,9 @@ def test_device_switches_backend(vk, restore_backend):
 
 
 def test_missing_device_warns_and_uses_numpy(vk, restore_backend):
-    with pytest.warns(RuntimeWarning, match="vulkan:99 does not exist"):
+    with pytest.warns(RuntimeWarning, match="vulkan:99 does not exist") as caught:
         dev = ag.device("vulkan:99")
+    assert caught[0].filename == __file__, "the warning must point at the user's line, not at engine/"
     assert dev.kind == "cpu" and backend.current is backend.numpy_backend
 
 
