@@ -27,7 +27,7 @@ def main(epochs=25, verbose=0):
     if verbose:
         model.summary()
     model.fit(x_train, y_train, epochs=epochs, batch_size=32, verbose=verbose)
-    result = model.evaluate(x_test, y_test)
+    result = model.evaluate(x_test, y_test, return_dict=True)
     print(f"CNN on digits: test loss {result['loss']:.4f}, test accuracy {result['accuracy']:.4f}")
     return result
 

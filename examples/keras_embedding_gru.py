@@ -39,7 +39,7 @@ def main(epochs=12, verbose=0):
     if verbose:
         model.summary()
     model.fit(x_train, y_train, epochs=epochs, batch_size=64, validation_split=0.1, verbose=verbose)
-    result = model.evaluate(x_test, y_test)
+    result = model.evaluate(x_test, y_test, return_dict=True)
     print(f"Embedding + GRU + skip: test accuracy {result['accuracy']:.4f} (chance 0.33)")
     return result
 

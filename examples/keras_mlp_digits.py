@@ -33,7 +33,7 @@ def main(epochs=40, verbose=0):
     if verbose:
         model.summary()
     history = model.fit(x_train, y_train_1h, epochs=epochs, batch_size=32, validation_split=0.1, verbose=verbose)
-    result = model.evaluate(x_test, y_test_1h)
+    result = model.evaluate(x_test, y_test_1h, return_dict=True)
     print(f"MLP on digits: test loss {result['loss']:.4f}, test accuracy {result['accuracy']:.4f} "
           f"(final val_accuracy {history.history['val_accuracy'][-1]:.4f})")
     return result

@@ -23,7 +23,7 @@ def main(epochs=30, verbose=0):
     if verbose:
         model.summary()
     model.fit(list(halves(x_train)), y_train, epochs=epochs, batch_size=32, verbose=verbose)
-    result = model.evaluate({"top": halves(x_test)[0], "bottom": halves(x_test)[1]}, y_test)
+    result = model.evaluate({"top": halves(x_test)[0], "bottom": halves(x_test)[1]}, y_test, return_dict=True)
     print(f"Two-input model on digit halves: test accuracy {result['accuracy']:.4f}")
     return result
 

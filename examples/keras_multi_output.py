@@ -27,7 +27,7 @@ def main(epochs=30, verbose=0):
     if verbose:
         model.summary()
     model.fit(x_train, {"digit": y_train, "even": even_train}, epochs=epochs, batch_size=32, verbose=verbose)
-    result = model.evaluate(x_test, [y_test, even_test])
+    result = model.evaluate(x_test, [y_test, even_test], return_dict=True)
     print(f"Two-output model: digit accuracy {result['digit_accuracy']:.4f}, "
           f"parity accuracy {result['even_accuracy']:.4f} (total loss {result['loss']:.4f})")
     return result

@@ -38,7 +38,7 @@ def main(epochs=15, verbose=0):
     if verbose:
         model.summary()
     model.fit([a_train, b_train], s_train, epochs=epochs, batch_size=64, verbose=verbose)
-    result = model.evaluate([a_test, b_test], s_test)
+    result = model.evaluate([a_test, b_test], s_test, return_dict=True)
     print(f"Siamese same-digit model: test accuracy {result['accuracy']:.4f} "
           f"(encoder weights shared: {len(encoder.weights)} arrays, {encoder.count_params()} params)")
     return result

@@ -109,7 +109,7 @@ def load_model(filepath, custom_objects=None, compile=True):
     if compile and state.get("compile"):
         cfg = json.loads(state["compile"])
         opt = _optimizers.from_config(cfg["optimizer"]["class_name"], cfg["optimizer"]["config"])
-        model.compile(opt, cfg["loss"], cfg["metrics"], cfg["loss_weights"])
+        model.compile(optimizer=opt, loss=cfg["loss"], metrics=cfg["metrics"], loss_weights=cfg["loss_weights"])
         if state.get("optimizer_state") is not None:
             opt.build(model.trainable_weights)
             opt.load_state_dict(state["optimizer_state"])

@@ -58,9 +58,30 @@ class Trainer:
 
     # --- compile ------------------------------------------------------------------
     @check_keywords
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
-        """optimizer: name or dt.optimizers object; loss: name, callable, or a list/dict per output;
-        metrics: names ("accuracy", "mae", "mse") or a list/dict per output; loss_weights: per output."""
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss_optimizer=True):
+        """Configure training, with Keras 3's arguments in Keras 3's order.
+
+        Args:
+            optimizer: a name ("adam", "sgd", "rmsprop", "adamw") or a `dt.optimizers` object.
+            loss: a name, a `dt.losses` object, a callable `(y_true, y_pred)`, or a list / dict
+                with one per output.
+            loss_weights: one weight per output (list or dict keyed by output name).
+            metrics: names ("accuracy", "mae", ...) or metric objects; a list / dict per output.
+            weighted_metrics: not supported yet (raises NotImplementedError).
+            run_eagerly, jit_compile, auto_scale_loss_optimizer, steps_per_execution: accepted
+                for compatibility; dptrain always runs eagerly in float32, one step at a time,
+                and the results are the same.
+
+        Example:
+            >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        """
+        if weighted_metrics is not None:
+            raise NotImplementedError("compile: weighted_metrics is not supported by dptrain yet; pass the "
+                                      "metrics in metrics= (unweighted) instead")
+        if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, (int, np.integer)) \
+                or steps_per_execution < 1:
+            raise ValueError(f"compile: steps_per_execution must be a positive integer, got {steps_per_execution!r}")
         opt = _optimizers.get(optimizer)
         if loss is None:
             raise ValueError("compile: loss is required (e.g. 'categorical_crossentropy', 'mse' or a callable)")
@@ -92,7 +113,7 @@ class Trainer:
     def _ready(self, x, what):
         """The graph (building a deferred Sequential from `x`) and the heads."""
         if not self.compiled:
-            raise RuntimeError(f"{what}: the model must be compiled first: model.compile(optimizer, loss, metrics)")
+            raise RuntimeError(f"{what}: the model must be compiled first: model.compile(optimizer=..., loss=..., metrics=[...])")
         self._build_if_needed(x, what)
         if self._heads is None:
             self._heads = build_heads(self, *self._compile_args)
@@ -141,14 +162,44 @@ class Trainer:
 
     # --- fit -----------------------------------------------------------------------
     @check_keywords
-    def fit(self, x=None, y=None, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
-            shuffle=True, callbacks=None, class_weight=None, sample_weight=None, initial_epoch=0, verbose=1):
-        """Train for `epochs` epochs; returns a History (`.history`: per-epoch loss/metrics, val_* too)."""
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+        """Train the model; Keras 3's arguments, in Keras 3's order.
+
+        Args:
+            x: a numpy array (or a list / dict of arrays for several inputs).
+            y: targets: an array, or a list / dict per output.
+            batch_size: samples per gradient step (default 32). Under a launcher, per worker.
+            epochs: passes over the data; `initial_epoch` is where counting starts.
+            verbose: "auto" or 1 (a progress bar), 2 (one line per epoch) or 0 (silent).
+            callbacks: `dt.callbacks` objects (EarlyStopping, ModelCheckpoint, ...).
+            validation_split: the fraction of the (unshuffled) data, taken from the end,
+                held out for validation; or `validation_data=(x_val, y_val[, sample_weight])`.
+            validation_batch_size: batch size for validation (default: batch_size).
+            validation_freq: validate after every `validation_freq`-th epoch.
+            shuffle: reshuffle the samples each epoch (reproducible under `ag.manual_seed`).
+            class_weight, sample_weight: per-class or per-sample weights of the loss.
+            steps_per_epoch, validation_steps: not supported for arrays yet (NotImplementedError).
+
+        Returns:
+            A `History`: `history.history` maps "loss", each metric and "val_*" to per-epoch lists.
+
+        Example:
+            >>> history = model.fit(x_train, y_train, batch_size=32, epochs=10, validation_split=0.1)
+        """
+        for name, value in (("steps_per_epoch", steps_per_epoch), ("validation_steps", validation_steps)):
+            if value is not None:
+                raise NotImplementedError(f"fit: {name} is not supported by dptrain yet; every epoch runs over "
+                                          f"all the data (leave {name}=None)")
         heads = self._ready(x, "fit")
         epochs = _nonneg_int(epochs, "epochs", "fit")
         initial_epoch = _nonneg_int(initial_epoch, "initial_epoch", "fit")
         verbose = _verbose(verbose, "fit")
-        batch_size = _data.check_batch_size(batch_size)
+        batch_size = _data.check_batch_size(32 if batch_size is None else batch_size)
+        val_batch_size = batch_size if validation_batch_size is None else _data.check_batch_size(validation_batch_size)
+        if isinstance(validation_freq, bool) or not isinstance(validation_freq, (int, np.integer)) or validation_freq < 1:
+            raise ValueError(f"fit: validation_freq must be a positive integer, got {validation_freq!r}")
         strategy = current_strategy()
         user_callbacks = check_callbacks(callbacks)
 
@@ -190,8 +241,8 @@ class Trainer:
             order = np.random.default_rng([self._fit_seed, epoch]).permutation(n) if shuffle else np.arange(n)
             logs = self._train_epoch(step, batches, strategy.shard(order), batch_size, len(xs), len(ys),
                                      sw is not None, cbs, strategy)
-            if val is not None:
-                logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(*val, batch_size, heads).items()})
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(*val, val_batch_size, heads).items()})
             cbs.call("on_epoch_end", epoch, logs)
             if self.stop_training:
                 break
@@ -240,29 +291,55 @@ class Trainer:
         return {k: v / count for k, v in sums.items()} if count else {}
 
     @check_keywords
-    def evaluate(self, x=None, y=None, batch_size=32, verbose=0, sample_weight=None, callbacks=None):
-        """Loss and metrics over (x, y), in batches: {"loss": ..., "accuracy": ...}."""
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
+        """The loss and metrics over (x, y), in batches, as Keras 3 returns them.
+
+        Returns:
+            With `return_dict=True` a dict {"loss": ..., "accuracy": ...}. Otherwise the loss
+            alone (a float) when nothing else is measured, else a list: the loss first, then
+            the other values in the dict's order (`model.metrics_names`), so
+            `loss, acc = model.evaluate(x, y)` works.
+
+        Example:
+            >>> loss, acc = model.evaluate(x_test, y_test, verbose=0)
+        """
+        if steps is not None:
+            raise NotImplementedError("evaluate: steps is not supported by dptrain yet (leave steps=None)")
         heads = self._ready(x, "evaluate")
         verbose = _verbose(verbose, "evaluate")
-        batch_size = _data.check_batch_size(batch_size)
+        batch_size = _data.check_batch_size(32 if batch_size is None else batch_size)
         xs, ys, sw = self._prepare(x, y, sample_weight, None, heads)
-        cbs = CallbackList(check_callbacks(callbacks), self, {"verbose": verbose})
+        steps_total = -(-len(current_strategy().shard(np.arange(len(xs[0])))) // batch_size)
+        bar = [ProgressBar(verbose)] if verbose and current_strategy().is_chief else []
+        cbs = CallbackList(bar + check_callbacks(callbacks), self, {"verbose": verbose, "steps": steps_total})
         cbs.call("on_test_begin", None)
         logs = self._evaluate_arrays(xs, ys, sw, batch_size, heads)
         cbs.call("on_test_end", logs)
-        if verbose and current_strategy().is_chief:
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
-        return logs
+        if return_dict:
+            return logs
+        values = [logs["loss"]] + [v for k, v in logs.items() if k != "loss"] if "loss" in logs else list(logs.values())
+        return values[0] if len(values) == 1 else values
 
     @check_keywords
-    def predict(self, x, batch_size=32, verbose=0, callbacks=None):
-        """Outputs for x in inference mode: an array, or a list of arrays for several outputs."""
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for x in inference mode (Dropout off, BatchNormalization's moving statistics).
+
+        Returns:
+            A numpy array, or a list of arrays for a model with several outputs.
+
+        Example:
+            >>> probs = model.predict(x_test, verbose=0)
+        """
+        if steps is not None:
+            raise NotImplementedError("predict: steps is not supported by dptrain yet (leave steps=None)")
         self._build_if_needed(x, "predict")
-        _verbose(verbose, "predict")
-        batch_size = _data.check_batch_size(batch_size)
+        verbose = _verbose(verbose, "predict")
+        batch_size = _data.check_batch_size(32 if batch_size is None else batch_size)
         xs = _data.prepare_x(self, x, "x")
         n = len(xs[0])
-        cbs = CallbackList(check_callbacks(callbacks), self, {"verbose": verbose})
+        bar = [ProgressBar(verbose)] if verbose and current_strategy().is_chief else []
+        cbs = CallbackList(bar + check_callbacks(callbacks), self, {"verbose": verbose, "steps": -(-n // batch_size)})
         cbs.call("on_predict_begin", None)
         plan = self._graph.plan
         if n == 0:
@@ -274,7 +351,7 @@ class Trainer:
         return outs if self._outputs_as_list else outs[0]
 
     def predict_on_batch(self, x):
-        return self.predict(x, batch_size=max(len(_first_array(x)), 1))
+        return self.predict(x, batch_size=max(len(_first_array(x)), 1), verbose=0)
 
     # --- summary, saving ------------------------------------------------------------
     def summary(self, print_fn=None, line_length=None):

@@ -143,7 +143,7 @@ def test_fit_before_compile(rng):
     with pytest.raises(RuntimeError, match="must be compiled first"):
         m.fit(np.zeros((2, 3)), np.zeros((2, 2)))
     with pytest.raises(RuntimeError, match="must be compiled first"):
-        m.evaluate(np.zeros((2, 3)), np.zeros((2, 2)))
+        m.evaluate(np.zeros((2, 3)), np.zeros((2, 2)), return_dict=True)
     assert m.predict(np.zeros((2, 3))).shape == (2, 2)      # predict needs no compile
 
 

@@ -111,7 +111,7 @@ def test_each_rank_trains_on_its_shard(strategy, data):
     train_metrics = [c for c in s.calls if c[0] == "metrics"][0]
     assert train_metrics[2] == 10
     s.calls.clear()
-    model.evaluate(*data)
+    model.evaluate(*data, return_dict=True)
     assert [c for c in s.calls if c[0] == "metrics"][0][2] == 10
     np.testing.assert_array_equal([c for c in s.calls if c[0] == "shard"][0][1], np.arange(20))
 

@@ -80,7 +80,7 @@ def test_losses_match_numpy(rng, loss, out_act, make_y, ref):
     y = make_y(rng)
     model.compile(optimizer="sgd", loss=loss)
     p = model.predict(x).astype(np.float64)
-    got = model.evaluate(x, y, batch_size=5)["loss"]
+    got = model.evaluate(x, y, batch_size=5, return_dict=True)["loss"]
     assert got == pytest.approx(ref(p, y), rel=1e-4, abs=1e-6)
 
 
@@ -91,7 +91,7 @@ def test_fused_softmax_crossentropy_is_used_and_stable(rng):
     model.layers[-1].set_weights([k * 1e4, b])       # saturated softmax: probabilities of exactly 0
     x = rng.standard_normal((8, 5)).astype(np.float32)
     y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 8)]
-    loss = model.evaluate(x, y)["loss"]
+    loss = model.evaluate(x, y, return_dict=True)["loss"]
     h = np.maximum(x @ model.layers[0].get_weights()[0] + model.layers[0].get_weights()[1], 0)
     z = h @ (k * 1e4) + b
     logp = z - z.max(-1, keepdims=True) - np.log(np.exp(z - z.max(-1, keepdims=True)).sum(-1, keepdims=True))
@@ -108,12 +108,12 @@ def test_custom_callable_loss(rng):
     x = rng.standard_normal((10, 5)).astype(np.float32)
     y = rng.standard_normal((10, 3)).astype(np.float32)
     p = model.predict(x)
-    logs = model.evaluate(x, y)
+    logs = model.evaluate(x, y, return_dict=True)
     assert logs["loss"] == pytest.approx(0.5 * np.mean((p - y) ** 2), rel=1e-5)
     assert logs["mae"] == pytest.approx(np.mean(np.abs(p - y)), rel=1e-5)
-    before = model.evaluate(x, y)["loss"]
+    before = model.evaluate(x, y, return_dict=True)["loss"]
     model.fit(x, y, epochs=5, verbose=0)
-    assert model.evaluate(x, y)["loss"] < before
+    assert model.evaluate(x, y, return_dict=True)["loss"] < before
 
 
 def test_accuracy_picks_the_variant_from_the_loss(rng):
@@ -122,15 +122,15 @@ def test_accuracy_picks_the_variant_from_the_loss(rng):
     m = _classifier()
     m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy", "mse"])
     p = m.predict(x)
-    logs = m.evaluate(x, labels, batch_size=7)
+    logs = m.evaluate(x, labels, batch_size=7, return_dict=True)
     assert logs["accuracy"] == pytest.approx(np.mean(p.argmax(1) == labels))
     m.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["accuracy"])
-    assert m.evaluate(x, np.eye(3)[labels])["accuracy"] == pytest.approx(np.mean(p.argmax(1) == labels))
+    assert m.evaluate(x, np.eye(3)[labels], return_dict=True)["accuracy"] == pytest.approx(np.mean(p.argmax(1) == labels))
     b = _classifier(n_out=1, out_act="sigmoid")
     yb = rng.integers(0, 2, 30).astype(np.float32)
     b.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy", "mae"])
     pb = b.predict(x)[:, 0]
-    logs = b.evaluate(x, yb)
+    logs = b.evaluate(x, yb, return_dict=True)
     assert logs["accuracy"] == pytest.approx(np.mean((pb > 0.5) == (yb > 0.5)))
     assert logs["mae"] == pytest.approx(np.mean(np.abs(pb - yb)), rel=1e-5)
 
@@ -143,7 +143,7 @@ def test_sample_weight_and_class_weight(rng):
     sw = rng.random(10).astype(np.float32)
     p = model.predict(x).astype(np.float64)
     per = -np.log(p[np.arange(10), y])
-    got = model.evaluate(x, y, batch_size=10, sample_weight=sw)["loss"]
+    got = model.evaluate(x, y, batch_size=10, sample_weight=sw, return_dict=True)["loss"]
     assert got == pytest.approx(np.sum(per * sw) / 10, rel=1e-5)     # Keras: sum(w * loss) / batch size
     cw = {0: 0.5, 1: 2.0, 2: 1.0}
     w0 = model.get_weights()
@@ -164,7 +164,7 @@ def test_multi_output_loss_weights(rng):
               metrics={"cls": "accuracy", "reg": ["mae"]})
     x = rng.standard_normal((20, 4)).astype(np.float32)
     yc, yr = rng.integers(0, 2, 20), rng.standard_normal((20, 1))
-    logs = m.evaluate(x, [yc, yr])
+    logs = m.evaluate(x, [yc, yr], return_dict=True)
     assert set(logs) == {"loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mae"}
     assert logs["loss"] == pytest.approx(0.3 * logs["cls_loss"] + 2.0 * logs["reg_loss"], rel=1e-5)
     hist = m.fit(x, {"cls": yc, "reg": yr}, epochs=3, verbose=0, validation_split=0.25)
@@ -192,7 +192,7 @@ def test_validation_split_holds_out_the_last_samples(rng):
     hist = model.fit(x, y, epochs=3, batch_size=8, validation_split=0.25, verbose=0)
     assert list(hist.history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
     assert all(len(v) == 3 for v in hist.history.values())
-    final = model.evaluate(x[30:], y[30:])
+    final = model.evaluate(x[30:], y[30:], return_dict=True)
     assert hist.history["val_loss"][-1] == pytest.approx(final["loss"], rel=1e-6)
     assert hist.history["val_accuracy"][-1] == pytest.approx(final["accuracy"])
     hist2 = model.fit(x[:30], y[:30], epochs=1, validation_data=(x[30:], y[30:]), verbose=0)
@@ -222,9 +222,9 @@ def test_every_optimizer_trains(rng, opt):
     y = (x[:, 0] > 0).astype(int)
     model = _classifier(n_out=2)
     model.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
-    before = model.evaluate(x, y)["loss"]
+    before = model.evaluate(x, y, return_dict=True)["loss"]
     model.fit(x, y, epochs=5, batch_size=16, verbose=0)
-    assert model.evaluate(x, y)["loss"] < before
+    assert model.evaluate(x, y, return_dict=True)["loss"] < before
 
 
 def test_optimizer_learning_rate_and_config():
@@ -365,9 +365,9 @@ def test_sequence_model_with_embedding_and_recurrent_layers(rng):
     m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x = rng.integers(0, 8, (40, 6))
     y = (x[:, 0] > 3).astype(int)
-    before = m.evaluate(x, y)["loss"]
+    before = m.evaluate(x, y, return_dict=True)["loss"]
     m.fit(x, y, epochs=4, batch_size=10, verbose=0)
-    assert m.evaluate(x, y)["loss"] < before
+    assert m.evaluate(x, y, return_dict=True)["loss"] < before
 
 
 def test_fused_output_that_another_layer_also_consumes(rng):
@@ -380,11 +380,70 @@ def test_fused_output_that_another_layer_also_consumes(rng):
     x = rng.standard_normal((6, 4)).astype(np.float32)
     y1, y2 = np.eye(3)[rng.integers(0, 3, 6)], rng.standard_normal((6, 1))
     p1, p2 = m.predict(x)
-    logs = m.evaluate(x, [y1, y2])
+    logs = m.evaluate(x, [y1, y2], return_dict=True)
     assert logs["probs_loss"] == pytest.approx(-np.mean(np.sum(y1 * np.log(p1), -1)), rel=1e-5)
     assert logs["second_loss"] == pytest.approx(np.mean((p2 - y2) ** 2), rel=1e-5)
     act = dt.Model(inp, L.Activation("softmax")(L.Dense(3)(inp)))
     act.compile(optimizer="sgd", loss="categorical_crossentropy")
     assert act._heads[0].fused == "softmax"
-    assert act.evaluate(x, y1)["loss"] == pytest.approx(
+    assert act.evaluate(x, y1, return_dict=True)["loss"] == pytest.approx(
         -np.mean(np.sum(y1 * np.log(act.predict(x)), -1)), rel=1e-5)
+
+
+def test_evaluate_returns_what_keras_3_returns(rng):
+    model = _classifier()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = rng.standard_normal((20, 5)), rng.integers(0, 3, 20)
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    loss, acc = model.evaluate(x, y, verbose=0)   # a list, loss first: unpacks values, not keys
+    assert (loss, acc) == (logs["loss"], logs["accuracy"])
+    plain = _classifier()
+    plain.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    assert isinstance(plain.evaluate(x, y, verbose=0), float)
+
+
+def test_fit_takes_keras_positional_order_and_validation_freq(rng):
+    model = _classifier()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = rng.standard_normal((20, 5)), rng.integers(0, 3, 20)
+    seen = []
+
+    class Count(dt.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(batch)
+    hist = model.fit(x, y, 10, 3, 0, [Count()], validation_data=(x, y), validation_freq=2)  # batch_size, epochs
+    assert len(hist.history["loss"]) == 3 and len(seen) == 6
+    assert len(hist.history["val_loss"]) == 1, "validated after epoch 2 only"
+
+
+@pytest.mark.parametrize("call, feature", [
+    (lambda m, x, y: m.fit(x, y, steps_per_epoch=2, verbose=0), "steps_per_epoch"),
+    (lambda m, x, y: m.fit(x, y, validation_steps=2, verbose=0), "validation_steps"),
+    (lambda m, x, y: m.evaluate(x, y, steps=1), "steps"),
+    (lambda m, x, y: m.predict(x, steps=1), "steps"),
+    (lambda m, x, y: m.compile(optimizer="sgd", loss="mse", weighted_metrics=["mae"]), "weighted_metrics"),
+])
+def test_keras_arguments_dptrain_lacks_raise_naming_them(rng, call, feature):
+    model = _classifier()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with pytest.raises(NotImplementedError, match=feature):
+        call(model, rng.standard_normal((20, 5)), rng.integers(0, 3, 20))
+
+
+def test_misspelt_keywords_suggest_the_right_one(rng):
+    model = _classifier()
+    with pytest.raises(TypeError, match="unexpected keyword argument 'metric'. Did you mean 'metrics'"):
+        model.compile(optimizer="sgd", loss="mse", metric=["mae"])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with pytest.raises(TypeError, match="'epoch'. Did you mean 'epochs'"):
+        model.fit(rng.standard_normal((4, 5)), rng.integers(0, 3, 4), epoch=2)
+    with pytest.raises(ValueError, match="unknown loss 'mean_squared_eror'. Did you mean 'mean_squared_error'"):
+        model.compile(optimizer="sgd", loss="mean_squared_eror")
+    with pytest.raises(ValueError, match="unknown optimizer 'adma'. Did you mean 'adam'"):
+        model.compile(optimizer="adma", loss="mse")
+    with pytest.raises(ValueError, match="unknown metric 'acuracy'. Did you mean 'accuracy'"):
+        model.compile(optimizer="sgd", loss="mse", metrics=["acuracy"])
+    with pytest.raises(ValueError, match="unknown activation 'rellu'. Did you mean 'relu'"):
+        L.Dense(3, activation="rellu")
+    with pytest.raises(TypeError, match="activaton. Did you mean 'activation'"):
+        L.Dense(3, activaton="relu")

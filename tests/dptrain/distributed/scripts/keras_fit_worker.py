@@ -22,5 +22,5 @@ model.compile(optimizer=dt.optimizers.Adam(learning_rate=3e-3), loss="sparse_cat
 csv = f"{out_dir}/log.csv"
 hist = model.fit(x_train, y_train, epochs=12, batch_size=32 // ctx.world_size, validation_split=0.1, verbose=2,
                  callbacks=[dt.callbacks.CSVLogger(csv)])
-acc = model.evaluate(x_test, y_test)["accuracy"]
+acc = model.evaluate(x_test, y_test, return_dict=True)["accuracy"]
 print("HISTORY " + json.dumps({"history": hist.history, "test_accuracy": acc}), flush=True)
