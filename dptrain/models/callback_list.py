@@ -3,6 +3,12 @@ from __future__ import annotations
 
 
 class Callback:
+    """Base class of fit/evaluate/predict hooks, as Keras 3's: override the `on_*` methods you need.
+
+    `self.model` is the model being trained and `self.params` holds "epochs", "steps" and
+    "verbose". `on_batch_begin` / `on_batch_end` are Keras' aliases of the train-batch hooks.
+    """
+
     def __init__(self):
         self.model = None
         self.params = {}
@@ -17,8 +23,15 @@ class Callback:
     def on_train_end(self, logs=None): pass
     def on_epoch_begin(self, epoch, logs=None): pass
     def on_epoch_end(self, epoch, logs=None): pass
-    def on_train_batch_begin(self, batch, logs=None): pass
-    def on_train_batch_end(self, batch, logs=None): pass
+    def on_batch_begin(self, batch, logs=None): pass
+    def on_batch_end(self, batch, logs=None): pass
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs=logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs=logs)
+
     def on_test_begin(self, logs=None): pass
     def on_test_end(self, logs=None): pass
     def on_test_batch_begin(self, batch, logs=None): pass
@@ -29,8 +42,13 @@ class Callback:
     def on_predict_batch_end(self, batch, logs=None): pass
 
 
+_ALIASES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+
+
 def _overrides(cb, name):
-    return getattr(type(cb), name, None) is not getattr(Callback, name)
+    def own(n):
+        return getattr(type(cb), n, None) is not getattr(Callback, n)
+    return own(name) or (name in _ALIASES and own(_ALIASES[name]))
 
 
 class CallbackList:
@@ -43,8 +61,8 @@ class CallbackList:
             cb.set_model(model)
             cb.set_params(params)
         self._batch = {name: [cb for cb in self.callbacks if _overrides(cb, name)]
-                       for name in ("on_train_batch_begin", "on_train_batch_end", "on_test_batch_end",
-                                    "on_predict_batch_end")}
+                       for name in ("on_train_batch_begin", "on_train_batch_end", "on_test_batch_begin",
+                                    "on_test_batch_end", "on_predict_batch_begin", "on_predict_batch_end")}
 
     def wants(self, name):
         return bool(self._batch[name])

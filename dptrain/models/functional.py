@@ -68,6 +68,18 @@ class Model(Trainer, Layer):
         return list(self._require_graph("list its outputs").outputs)
 
     @property
+    def input(self):
+        """The model's input KerasTensor (a list for several inputs), as in Keras."""
+        ins = self.inputs
+        return ins if self._inputs_as_list else ins[0]
+
+    @property
+    def output(self):
+        """The model's output KerasTensor (a list for several outputs), as in Keras."""
+        outs = self.outputs
+        return outs if self._outputs_as_list else outs[0]
+
+    @property
     def input_names(self):
         return [t.node.layer.name for t in self.inputs]
 

@@ -53,6 +53,7 @@ class ProgressBar(Callback):
         self._last_len = 0
         self._t0 = self._last_draw = time.perf_counter()
         self._t_first = None
+        self._in_fit = False
 
     def _write(self, text):
         self.stream.write(text)
@@ -63,15 +64,20 @@ class ProgressBar(Callback):
         self._t_first = None
         self._last_len = 0
 
+    def on_train_begin(self, logs=None):
+        self._in_fit = True    # fit's validation runs test hooks: they print nothing of their own
+
     def on_epoch_begin(self, epoch, logs=None):
         self._start()
         if self.params.get("epochs", 1) > 1:
             self._write(f"Epoch {epoch + 1}/{self.params['epochs']}\n")
 
     def on_test_begin(self, logs=None):
-        self._start()
+        if not self._in_fit:
+            self._start()
 
-    on_predict_begin = on_test_begin
+    def on_predict_begin(self, logs=None):
+        self._start()
 
     def _per_step(self, done, now):
         # Keras leaves the first step (often slower: allocation, warm-up) out of the estimate
@@ -111,7 +117,8 @@ class ProgressBar(Callback):
         self._batch_end(batch, logs)
 
     def on_test_batch_end(self, batch, logs=None):
-        self._batch_end(batch, logs)
+        if not self._in_fit:
+            self._batch_end(batch, logs)
 
     def on_predict_batch_end(self, batch, logs=None):
         self._batch_end(batch, None)
@@ -121,7 +128,8 @@ class ProgressBar(Callback):
         self._bar(steps, steps, logs or {}, final=True)
 
     def on_test_end(self, logs=None):
-        self.on_epoch_end(0, logs)
+        if not self._in_fit:
+            self.on_epoch_end(0, logs)
 
     def on_predict_end(self, logs=None):
         self.on_epoch_end(0, None)

@@ -44,6 +44,20 @@ def _first_array(x):
     return np.asarray(x)
 
 
+def _keras_logs(logs):
+    """Keras 3 orders logs by name ("accuracy", "loss", "val_accuracy", "val_loss")."""
+    return dict(sorted(logs.items()))
+
+
+def _returned_logs(logs, return_dict):
+    """What evaluate / train_on_batch return: the dict, or the loss then the other values in
+    Keras' metric order (a lone value as a float)."""
+    if return_dict:
+        return logs
+    values = ([logs["loss"]] if "loss" in logs else []) + [v for k, v in logs.items() if k != "loss"]
+    return values[0] if len(values) == 1 else values
+
+
 class Trainer:
     def __init__(self):
         self.optimizer = None
@@ -113,7 +127,7 @@ class Trainer:
     def _ready(self, x, what):
         """The graph (building a deferred Sequential from `x`) and the heads."""
         if not self.compiled:
-            raise RuntimeError(f"{what}: the model must be compiled first: model.compile(optimizer=..., loss=..., metrics=[...])")
+            raise ValueError(f"{what}: the model must be compiled first: model.compile(optimizer=..., loss=..., metrics=[...])")
         self._build_if_needed(x, what)
         if self._heads is None:
             self._heads = build_heads(self, *self._compile_args)
@@ -242,7 +256,11 @@ class Trainer:
             logs = self._train_epoch(step, batches, strategy.shard(order), batch_size, len(xs), len(ys),
                                      sw is not None, cbs, strategy)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(*val, val_batch_size, heads).items()})
+                cbs.call("on_test_begin", None)
+                val_logs = self._evaluate_arrays(*val, val_batch_size, heads, cbs)
+                cbs.call("on_test_end", val_logs)
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                logs = _keras_logs(logs)
             cbs.call("on_epoch_end", epoch, logs)
             if self.stop_training:
                 break
@@ -262,33 +280,48 @@ class Trainer:
             step(arrays[:n_x], arrays[n_x:n_x + n_y], arrays[n_x + n_y] if weighted else None, sums)
             count += len(arrays[0])
             if want_end:
-                cbs.call("on_train_batch_end", b, {k: v / count for k, v in sums.items()})
+                cbs.call("on_train_batch_end", b, _keras_logs({k: v / count for k, v in sums.items()}))
         sums, count = strategy.reduce_metrics(sums, count)
-        return {k: v / count for k, v in sums.items()} if count else {}
+        return _keras_logs({k: v / count for k, v in sums.items()}) if count else {}
 
-    def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
-        """One training step on one batch; returns its loss and metrics."""
+    @check_keywords
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One training step on one batch; returns its loss and metrics like `evaluate` does."""
         heads = self._ready(x, "train_on_batch")
         xs, ys, sw = self._prepare(x, y, sample_weight, class_weight, heads)
         step = self._train_step(heads, current_strategy())
         sums = step.new_sums()
         step(xs, ys, sw, sums)
-        return {k: v / len(xs[0]) for k, v in sums.items()}
+        return _returned_logs(_keras_logs({k: v / len(xs[0]) for k, v in sums.items()}), return_dict)
+
+    @check_keywords
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss and metrics of one batch, without training."""
+        heads = self._ready(x, "test_on_batch")
+        xs, ys, sw = self._prepare(x, y, sample_weight, None, heads)
+        logs = self._evaluate_arrays(xs, ys, sw, max(len(xs[0]), 1), heads)
+        return _returned_logs(logs, return_dict)
 
     # --- evaluate / predict -----------------------------------------------------------
-    def _evaluate_arrays(self, xs, ys, sw, batch_size, heads):
+    def _evaluate_arrays(self, xs, ys, sw, batch_size, heads, cbs=None):
         strategy = current_strategy()
         step = self._eval_step(heads)
         n = len(xs[0])
         batches = _data.Batches(xs + ys + ([sw] if sw is not None else []), batch_size)
         n_x, n_y = len(xs), len(ys)
         sums, count = step.new_sums(), 0
-        for idx in _data.batch_indices(strategy.shard(np.arange(n)), batch_size):
+        want_begin = cbs is not None and cbs.wants("on_test_batch_begin")
+        want_end = cbs is not None and cbs.wants("on_test_batch_end")
+        for b, idx in enumerate(_data.batch_indices(strategy.shard(np.arange(n)), batch_size)):
+            if want_begin:
+                cbs.call("on_test_batch_begin", b, None)
             arrays = batches.take(idx)
             step(arrays[:n_x], arrays[n_x:n_x + n_y], arrays[n_x + n_y] if sw is not None else None, sums)
             count += len(arrays[0])
+            if want_end:
+                cbs.call("on_test_batch_end", b, _keras_logs({k: v / count for k, v in sums.items()}))
         sums, count = strategy.reduce_metrics(sums, count)
-        return {k: v / count for k, v in sums.items()} if count else {}
+        return _keras_logs({k: v / count for k, v in sums.items()}) if count else {}
 
     @check_keywords
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
@@ -314,12 +347,9 @@ class Trainer:
         bar = [ProgressBar(verbose)] if verbose and current_strategy().is_chief else []
         cbs = CallbackList(bar + check_callbacks(callbacks), self, {"verbose": verbose, "steps": steps_total})
         cbs.call("on_test_begin", None)
-        logs = self._evaluate_arrays(xs, ys, sw, batch_size, heads)
+        logs = self._evaluate_arrays(xs, ys, sw, batch_size, heads, cbs)
         cbs.call("on_test_end", logs)
-        if return_dict:
-            return logs
-        values = [logs["loss"]] + [v for k, v in logs.items() if k != "loss"] if "loss" in logs else list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return _returned_logs(logs, return_dict)
 
     @check_keywords
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):

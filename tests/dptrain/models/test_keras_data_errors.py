@@ -140,9 +140,9 @@ def test_unknown_names_are_checked_even_before_the_model_is_built():
 
 def test_fit_before_compile(rng):
     m = dt.Sequential([L.Dense(2, input_shape=(3,))])
-    with pytest.raises(RuntimeError, match="must be compiled first"):
+    with pytest.raises(ValueError, match="must be compiled first"):
         m.fit(np.zeros((2, 3)), np.zeros((2, 2)))
-    with pytest.raises(RuntimeError, match="must be compiled first"):
+    with pytest.raises(ValueError, match="must be compiled first"):
         m.evaluate(np.zeros((2, 3)), np.zeros((2, 2)), return_dict=True)
     assert m.predict(np.zeros((2, 3))).shape == (2, 2)      # predict needs no compile
 
