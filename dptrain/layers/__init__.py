@@ -11,3 +11,12 @@ from .recurrent import GRU, LSTM
 __all__ = ["Activation", "Add", "BatchNormalization", "Concatenate", "Conv1D", "Conv2D", "Dense", "Dropout",
            "Embedding", "Flatten", "GRU", "GlobalAveragePooling2D", "Input", "InputLayer", "KerasTensor", "LSTM",
            "Layer", "MaxPooling2D", "register"]
+
+# Families added one file each (every module lists its layers in __all__).
+from . import activation_layers, pooling, regularization, reshaping  # noqa: E402
+from .activation_layers import *  # noqa: E402,F401,F403
+from .pooling import *  # noqa: E402,F401,F403
+from .regularization import *  # noqa: E402,F401,F403
+from .reshaping import *  # noqa: E402,F401,F403
+
+__all__ += activation_layers.__all__ + pooling.__all__ + regularization.__all__ + reshaping.__all__

@@ -102,6 +102,40 @@ def _init_keywords(cls):
     return sorted(names)
 
 
+def _resolve_initializer(initializer, dtype, who):
+    """An initializer name, object or callable -> a callable (shape, dtype) -> numpy array."""
+    if initializer is None:
+        initializer = "glorot_uniform" if np.dtype(dtype).kind == "f" else "zeros"
+    if isinstance(initializer, (str, dict)) or hasattr(initializer, "get_config"):
+        from .. import initializers
+        if hasattr(initializers, "get"):
+            return initializers.get(initializer)
+        from engine.modules import init
+        simple = {"zeros": init.zeros, "ones": init.ones, "glorot_uniform": init.glorot_uniform,
+                  "glorot_normal": init.glorot_normal, "he_uniform": init.he_uniform, "he_normal": init.he_normal,
+                  "orthogonal": init.orthogonal}
+        key = initializer.lower() if isinstance(initializer, str) else None
+        if key not in simple:
+            raise ValueError(f"{who}: unknown initializer {initializer!r}")
+        return simple[key]
+    if not callable(initializer):
+        raise TypeError(f"{who}: initializer must be a name, an initializer object or a callable, got {initializer!r}")
+    return initializer
+
+
+def _trackables(value, depth=0):
+    """Layers and trainable Tensors in an attribute value (also inside lists, tuples and dicts)."""
+    if isinstance(value, Layer):
+        return [value]
+    if isinstance(value, Tensor):
+        return [value] if value.requires_grad else []
+    if depth < 3 and isinstance(value, (list, tuple)):
+        return [t for v in value for t in _trackables(v, depth + 1)]
+    if depth < 3 and isinstance(value, dict):
+        return [t for v in value.values() for t in _trackables(v, depth + 1)]
+    return []
+
+
 def flatten(struct):
     return list(struct) if isinstance(struct, (list, tuple)) else [struct]
 
@@ -127,14 +161,74 @@ class Layer:
         self._weight_trainable = []   # per weight: a trainable variable (BN moving stats are not)
         self._inbound_nodes = []
         self.build_input_shape = None
+        self.__dict__.setdefault("_tracked", {})
 
     def _who(self):
         return f"{type(self).__name__} layer '{self.name}'"
 
+    # --- attribute tracking (as Keras: layers and weights assigned as attributes belong to the layer) ---
+    _UNTRACKED = frozenset({"_weights", "_weight_trainable", "_inbound_nodes", "_tracked", "_graph", "_stack",
+                            "_input", "_last", "_heads", "_steps_cache", "optimizer", "history"})
+
+    def __setattr__(self, name, value):
+        if name not in Layer._UNTRACKED:
+            tracked = self.__dict__.setdefault("_tracked", {})
+            found = _trackables(value)
+            if found:
+                tracked[name] = found
+            elif name in tracked:
+                del tracked[name]
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        self.__dict__.get("_tracked", {}).pop(name, None)
+        object.__delattr__(self, name)
+
+    def _tracked_layers(self):
+        out, seen = [], set()
+        for items in self.__dict__.get("_tracked", {}).values():
+            for v in items:
+                if isinstance(v, Layer) and v is not self and id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
+
+    def _tracked_variables(self):
+        own = {id(w) for w in self._weights}
+        out = []
+        for items in self.__dict__.get("_tracked", {}).values():
+            for v in items:
+                if isinstance(v, Tensor) and id(v) not in own:
+                    own.add(id(v))
+                    out.append(v)
+        return out
+
     # --- weights -------------------------------------------------------------
-    def add_weight(self, name, shape, initializer, trainable=True, dtype=np.float32):
-        """Create a weight (an ag.param when trainable) named '<layer>/<name>'."""
-        value = initializer(tuple(int(s) for s in shape), dtype)
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True, regularizer=None,
+                   constraint=None, aggregation="none", overwrite_with_gradient=False, name=None):
+        """Create a weight, as Keras 3's `add_weight` (an ag.param when trainable), named '<layer>/<name>'.
+
+        `initializer`: a name ("glorot_uniform", "zeros", "ones", ...), an initializer object or
+        a callable `(shape, dtype) -> array`; None means "glorot_uniform" for floats, "zeros"
+        otherwise. dptrain's own layers also call it as `add_weight(name, shape, initializer)`.
+        """
+        if isinstance(shape, str):      # the house order: add_weight(name, shape, initializer, ...)
+            name, shape, initializer, dtype = shape, initializer, dtype, None
+        if shape is None:
+            raise ValueError(f"{self._who()}: add_weight needs a shape")
+        if regularizer is not None or constraint is not None:
+            raise NotImplementedError(f"{self._who()}: add_weight(regularizer=/constraint=) is not supported yet")
+        if overwrite_with_gradient or aggregation not in ("none", "mean", "sum", None):
+            raise NotImplementedError(f"{self._who()}: add_weight(aggregation={aggregation!r}, "
+                                      f"overwrite_with_gradient=...) is not supported")
+        dtype = np.dtype(dtype or np.float32)
+        if isinstance(shape, (int, np.integer)):
+            shape = (int(shape),)
+        shape = tuple(int(s) for s in shape)
+        if name is None:
+            name = "variable" if not any(w.name.endswith("/variable") for w in self._weights) \
+                else f"variable_{len(self._weights)}"
+        value = np.asarray(_resolve_initializer(initializer, dtype, self._who())(shape, dtype), dtype=dtype)
         full = f"{self.name}/{name}"
         if trainable:
             w = _param(value, name=full)
@@ -147,12 +241,12 @@ class Layer:
         return w
 
     def _sublayers(self):
-        return ()
+        return self._tracked_layers()
 
     @property
     def weights(self):
         out, seen = [], set()
-        for w in self._weights:
+        for w in self._weights + self._tracked_variables():
             out.append(w)
             seen.add(id(w))
         for layer in self._sublayers():
@@ -165,7 +259,9 @@ class Layer:
     def _weight_flags(self):
         """(weight, trainable now) pairs, sublayers included, without duplicates."""
         out, seen = [], set()
-        for w, t in zip(self._weights, self._weight_trainable):
+        own = list(zip(self._weights, self._weight_trainable))
+        own += [(w, bool(w.requires_grad)) for w in self._tracked_variables()]
+        for w, t in own:
             out.append((w, t and self._trainable))
             seen.add(id(w))
         for layer in self._sublayers():
@@ -229,7 +325,9 @@ class Layer:
         """Create the weights for `input_shape` (batch axis included, as None)."""
 
     def compute_output_shape(self, input_shape):
-        return input_shape
+        """The output shape for `input_shape`. By default, as Keras' compute_output_spec, it is
+        found by running `call` once on zeros of that shape (no gradient, training=False)."""
+        return self._infer_output_shape(input_shape)
 
     def compute_output_dtype(self, input_dtype):
         return "float32"
@@ -248,19 +346,71 @@ class Layer:
         return ValueError(f"{self._who()}: incompatible input shape {_fmt(input_shape)}, expected "
                           f"{_fmt(expected)}{why}")
 
+    def _infer_output_shape(self, input_shape, dtypes=None, args=(), kwargs=None):
+        from engine.autograd import no_grad
+        multi = isinstance(input_shape, list)
+        shapes = input_shape if multi else [input_shape]
+        dtypes = dtypes if isinstance(dtypes, list) else [dtypes or "float32"] * len(shapes)
+        unknown = any(d is None for shp in shapes for d in shp[1:])
+        runs = []
+        for size in ((2, 3) if unknown else (2,)):
+            xs = [np.zeros(tuple(2 if i == 0 else (size if d is None else d) for i, d in enumerate(shp)),
+                           np.dtype(dt if str(dt).startswith(("int", "float")) else "float32"))
+                  for shp, dt in zip(shapes, dtypes)]
+            with no_grad():
+                out = self._invoke([as_tensor(x) for x in xs] if multi else as_tensor(xs[0]), False, args, kwargs)
+            outs = out if isinstance(out, (list, tuple)) else [out]
+            runs.append([tuple(o.shape) for o in outs])
+        result = []
+        for k, shp in enumerate(runs[0]):
+            dims = [None] + [None if any(r[k][i] != d for r in runs) else int(d) for i, d in enumerate(shp) if i > 0]
+            result.append(tuple(dims))
+        return result if isinstance(out, (list, tuple)) else result[0]
+
     # --- calling ----------------------------------------------------------------
-    def __call__(self, inputs, training=None):
+    def __call__(self, inputs, *args, **kwargs):
+        """Call on KerasTensors (records a graph node) or on data (runs `call`).
+
+        As in Keras, extra positional and keyword arguments go to `call`; `training` and `mask`
+        reach `call` only when its signature declares them (or takes **kwargs).
+        """
         from .input import KerasTensor, make_node
         flat = flatten(inputs)
         symbolic = [isinstance(t, KerasTensor) for t in flat]
-        if any(symbolic):
+        extra_symbolic = any(isinstance(a, KerasTensor) for a in list(args) + list(kwargs.values()))
+        if any(symbolic) or extra_symbolic:
             if not all(symbolic):
                 raise TypeError(f"{self._who()}: called on a mix of symbolic inputs (dt.Input / layer outputs) "
                                 f"and data; use one or the other")
-            return make_node(self, inputs)
-        return self._call_eager(inputs, bool(training))
+            if extra_symbolic:
+                raise NotImplementedError(f"{self._who()}: calling a layer on symbolic tensors passed as several "
+                                          f"arguments is not supported yet; pass them as one list: layer([a, b])")
+            kwargs.pop("training", None)
+            return make_node(self, inputs, args, kwargs)
+        training = kwargs.pop("training", None)
+        return self._call_eager(inputs, bool(training), args, kwargs)
 
-    def _call_eager(self, inputs, training):
+    def _call_conventions(self):
+        """(call takes `training`, takes `mask`, takes **kwargs), cached per class."""
+        cls = type(self)
+        cached = cls.__dict__.get("_call_conv_cache")
+        if cached is None:
+            import inspect
+            params = inspect.signature(cls.call).parameters
+            var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
+            cached = ("training" in params or var_kw, "mask" in params or var_kw, var_kw)
+            type.__setattr__(cls, "_call_conv_cache", cached)
+        return cached
+
+    def _invoke(self, xs, training, args=(), kwargs=None):
+        """`call(xs, *args, **kwargs)`, with `training` only where call declares it."""
+        kw = dict(kwargs) if kwargs else {}
+        takes_training, _, _ = self._call_conventions()
+        if takes_training:
+            kw["training"] = bool(training)
+        return self.call(xs, *args, **kw)
+
+    def _call_eager(self, inputs, training, args=(), kwargs=None):
         def to_tensor(a):
             if isinstance(a, Tensor):
                 return a
@@ -275,8 +425,9 @@ class Layer:
             xs = to_tensor(inputs)
             shapes = (None,) + tuple(xs.shape[1:])
         self.ensure_built(shapes)
-        self.compute_output_shape(shapes)   # validates
-        return self.call(xs, training=training)
+        if type(self).compute_output_shape is not Layer.compute_output_shape and not args and not kwargs:
+            self.compute_output_shape(shapes)   # validates
+        return self._invoke(xs, training, args, kwargs)
 
     # --- graph helpers --------------------------------------------------------
     def _single_node(self, what):

@@ -35,12 +35,14 @@ class KerasTensor:
 class Node:
     """One call of a layer on KerasTensors. `id` orders nodes by creation, a valid topological order."""
 
-    __slots__ = ("layer", "inputs", "outputs", "id", "as_list")
+    __slots__ = ("layer", "inputs", "outputs", "id", "as_list", "args", "kwargs")
 
-    def __init__(self, layer, inputs, as_list):
+    def __init__(self, layer, inputs, as_list, args=(), kwargs=None):
         self.layer = layer
         self.inputs = inputs          # list of KerasTensors
         self.as_list = as_list        # the layer was called with a list
+        self.args = tuple(args)       # further (non-tensor) arguments of the call
+        self.kwargs = dict(kwargs or {})
         self.outputs = []
         self.id = next(_node_ids)
 
@@ -49,16 +51,19 @@ class Node:
         return self.layer._inbound_nodes.index(self)
 
 
-def make_node(layer, inputs):
+def make_node(layer, inputs, args=(), kwargs=None):
     """Record a call of `layer` on KerasTensors: build, check shapes, return output KerasTensor(s)."""
     as_list = isinstance(inputs, (list, tuple))
     flat = flatten(inputs)
     shapes = [t.shape for t in flat] if as_list else flat[0].shape
     dtypes = [t.dtype for t in flat] if as_list else flat[0].dtype
     layer.ensure_built(shapes)
-    out_shape = layer.compute_output_shape(shapes)
+    if args or kwargs or type(layer).compute_output_shape is Layer.compute_output_shape:
+        out_shape = layer._infer_output_shape(shapes, dtypes, args, kwargs)   # Keras' compute_output_spec
+    else:
+        out_shape = layer.compute_output_shape(shapes)
     out_dtype = layer.compute_output_dtype(dtypes)
-    node = Node(layer, flat, as_list)
+    node = Node(layer, flat, as_list, args, kwargs)
     multi = isinstance(out_shape, list)
     shapes_out = out_shape if multi else [out_shape]
     dtypes_out = out_dtype if isinstance(out_dtype, list) else [out_dtype] * len(shapes_out)
@@ -93,6 +98,30 @@ class InputLayer(Layer):
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
 
 
-def Input(shape, dtype="float32", name=None):
-    """A symbolic model input; `shape` excludes the batch axis. Use dtype="int32" for token ids."""
-    return InputLayer(shape=shape, dtype=dtype, name=name)._inbound_nodes[0].outputs[0]
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None, tensor=None,
+          optional=False):
+    """A symbolic model input, as `keras.Input`.
+
+    Args:
+        shape: the shape of one sample, without the batch axis, e.g. `(784,)` or `(None, 16)`.
+        batch_shape: the shape with the batch axis first, e.g. `(None, 784)` (instead of shape).
+        batch_size: accepted; dptrain's graphs take any batch size.
+        dtype: "float32" (default) or an integer dtype ("int32") for token ids.
+        name: the input's name (inputs fed as a dict are matched by it).
+
+    Returns:
+        A KerasTensor to call layers on and to pass to `Model(inputs, outputs)`.
+    """
+    for arg, value in (("sparse", sparse), ("tensor", tensor), ("optional", optional or None)):
+        if value:
+            raise NotImplementedError(f"Input: {arg}= is not supported by dptrain")
+    if batch_shape is not None:
+        if shape is not None:
+            raise ValueError("Input: give shape= or batch_shape=, not both")
+        batch_shape = tuple(batch_shape)
+        if not batch_shape:
+            raise ValueError("Input: batch_shape must include the batch axis, e.g. (None, 784)")
+        shape = batch_shape[1:]
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"Input: batch_size must be a positive integer, got {batch_size!r}")
+    return InputLayer(shape=shape, dtype=dtype or "float32", name=name)._inbound_nodes[0].outputs[0]

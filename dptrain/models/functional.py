@@ -17,14 +17,34 @@ def _compatible(expected, got):
 
 @register
 class Model(Trainer, Layer):
-    """Model(inputs, outputs, name=None): inputs/outputs are KerasTensors or lists of them."""
+    """A model: `Model(inputs, outputs)` over a graph of layers (the functional API), or a
+    subclass that defines `call` (the subclassing API), trained with compile / fit.
+
+    Functional: `inputs` / `outputs` are KerasTensors (`dt.Input(...)` and layer outputs), or
+    lists of them. Subclassed: layers assigned as attributes in `__init__` are tracked (their
+    weights train and save); `call(inputs, training=None)` runs eagerly at every step, and the
+    model is built by the first data it sees (or `build(input_shape)`).
+
+    Example:
+        >>> inputs = dt.Input((784,))
+        >>> outputs = dt.layers.Dense(10, activation="softmax")(dt.layers.Dense(64, activation="relu")(inputs))
+        >>> model = dt.Model(inputs, outputs)
+        >>> class MLP(dt.Model):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.hidden = dt.layers.Dense(64, activation="relu")
+        ...         self.out = dt.layers.Dense(10, activation="softmax")
+        ...     def call(self, x):
+        ...         return self.out(self.hidden(x))
+    """
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         Layer.__init__(self, name=name, trainable=trainable, **kwargs)
         Trainer.__init__(self)
         self._graph = None
+        self._subclassed = inputs is None and outputs is None and type(self).call is not Model.call
         if inputs is None and outputs is None and type(self) is not Model:
-            return      # a subclass (Sequential) sets up its graph itself
+            return      # a subclass: Sequential sets up its graph itself, a subclassed model runs its call
         if inputs is None or outputs is None:
             raise ValueError(f"{self._who()}: give both inputs= and outputs= (dt.Input tensors and layer outputs)")
         self._set_graph(inputs, outputs)
@@ -36,7 +56,34 @@ class Model(Trainer, Layer):
         self.built = True
         self._graph_changed()   # drops steps compiled against a previous graph
 
+    def _set_eager_graph(self, x):
+        from .eager import EagerGraph
+        g = EagerGraph(self, x)
+        self._graph = g
+        self._inputs_as_list, self._outputs_as_list = g.inputs_as_list, g.outputs_as_list
+        self.built = True
+        self._graph_changed()
+
+    def ensure_built(self, input_shape):
+        if self._subclassed:      # its layers build themselves as call() reaches them
+            self.built = True
+            return
+        Layer.ensure_built(self, input_shape)
+
+    def build(self, input_shape):
+        """A subclassed model: run `call` once on zeros of `input_shape` (batch axis included)."""
+        if not self._subclassed:
+            return
+        import numpy as np
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        zeros = [np.zeros(tuple(2 if (i == 0 or d is None) else d for i, d in enumerate(s)), np.float32)
+                 for s in shapes]
+        self._set_eager_graph(zeros if isinstance(input_shape, list) else zeros[0])
+
     def _require_graph(self, what):
+        if self._graph is None and self._subclassed:
+            raise ValueError(f"{self._who()}: the subclassed model has not seen any data yet, so it cannot "
+                             f"{what}; call it on a batch, fit it, or call build(input_shape) first")
         if self._graph is None:
             raise ValueError(f"{self._who()}: the model has no input shape yet, so it cannot {what}; give the "
                              f"first layer input_shape=, add a dt.Input, or call build(input_shape)")
@@ -45,10 +92,14 @@ class Model(Trainer, Layer):
     # --- structure ---------------------------------------------------------------
     @property
     def layers(self):
+        if self._subclassed:
+            return self._tracked_layers()
         return list(self._graph.layers) if self._graph is not None else []
 
     def _sublayers(self):
-        return [layer for layer in self.layers if layer is not self]
+        out = [layer for layer in self.layers if layer is not self]
+        ids = {id(layer) for layer in out}
+        return out + [layer for layer in self._tracked_layers() if id(layer) not in ids]
 
     def get_layer(self, name=None, index=None):
         layers = self.layers
@@ -105,6 +156,8 @@ class Model(Trainer, Layer):
 
     # --- Layer interface (a model can be called like a layer) ------------------------------
     def compute_output_shape(self, input_shape):
+        if self._subclassed:
+            return self._infer_output_shape(input_shape)
         g = self._require_graph("be called")
         got = input_shape if isinstance(input_shape, list) else [input_shape]
         if len(got) != len(g.inputs):
@@ -127,6 +180,10 @@ class Model(Trainer, Layer):
 
     # --- configs ----------------------------------------------------------------------------
     def get_config(self):
+        if self._subclassed:
+            raise NotImplementedError(
+                f"{self._who()}: a subclassed model has no architecture config in dptrain yet, so "
+                f"model.save / get_config cannot describe it; use save_weights / load_weights")
         g = self._require_graph("describe its architecture")
         local = {}
         for n in g.nodes:

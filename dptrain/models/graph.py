@@ -23,6 +23,17 @@ def _activation_step(layer, src, dst):
     return Step(lambda x, training: act(x), [src], [dst], False, layer)
 
 
+def _call_fn(node):
+    """What the plan calls for `node`: `layer.call` itself when it takes (x, training) and the node has
+    no further arguments (no per-batch overhead), else Keras' conventions through `layer._invoke`."""
+    layer = node.layer
+    takes_training, _, _ = layer._call_conventions()
+    if takes_training and not node.args and not node.kwargs:
+        return layer.call
+    args, kwargs = node.args, node.kwargs
+    return lambda x, training: layer._invoke(x, training, args, kwargs)
+
+
 class Graph:
     def __init__(self, inputs, outputs, who):
         for kind, kts in (("inputs", inputs), ("outputs", outputs)):
@@ -75,7 +86,7 @@ class Graph:
             for o in n.outputs:
                 self._slot[id(o)] = len(self._slot)
                 dst.append(self._slot[id(o)])
-            self._steps.append(Step(n.layer.call, src, dst, n.as_list, n.layer))
+            self._steps.append(Step(_call_fn(n), src, dst, n.as_list, n.layer))
         self.n_slots = len(self._slot)
         self.output_slots = [self._slot[id(t)] for t in outputs]
         self.plan = self.compile()

@@ -56,6 +56,22 @@ class Sequential(Model):
         else:
             self._stack.append(layer)
 
+    def pop(self, rebuild=True):
+        """Remove the last layer (and return it), as Keras' `Sequential.pop`."""
+        if not self._stack:
+            raise TypeError(f"{self._who()}: there are no layers in the model to pop")
+        layer = self._stack[-1]
+        keep, self._stack = self._stack[:-1], []
+        self._last = self._input
+        if self._input is None or not keep:
+            self._stack = keep
+            self._graph = None
+            self._graph_changed()
+        else:
+            for kept in keep:
+                self.add(kept)
+        return layer
+
     def build(self, input_shape=None, dtype="float32"):
         """Build from `input_shape` (the batch axis, first, is dropped: (None, 784) or (784,) with batch)."""
         if self._graph is not None:

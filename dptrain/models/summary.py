@@ -15,7 +15,7 @@ def _size(n_bytes):
 def _rows(model):
     """(name (type), output shape, params, connected-to) per layer."""
     g = model._graph
-    sequential = type(model).__name__ == "Sequential"
+    sequential = type(model).__name__ == "Sequential" or getattr(model, "_subclassed", False)
     layers = model.layers
     rows = []
     for layer in layers:

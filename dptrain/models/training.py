@@ -134,6 +134,8 @@ class Trainer:
         return self._heads
 
     def _build_if_needed(self, x, what):
+        if self._graph is None and getattr(self, "_subclassed", False) and x is not None:
+            self._set_eager_graph(x)
         if self._graph is None and hasattr(self, "_build_from_data") and x is not None:
             self._build_from_data([_first_array(x)])
         self._require_graph(what)

@@ -283,14 +283,14 @@ def case_model_inside_sequential_trains(K):
     return {"trainable": len(outer.trainable_weights), "params": outer.count_params()}
 
 
-@case(missing="Input(batch_shape=...)")
+@case()
 def case_input_batch_shape(K):
     inp = K.Input(batch_shape=(None, 4))
     m = K.Model(inp, K.layers.Dense(2)(inp))
     return shape_of(m.output)
 
 
-@case(missing="Sequential.pop()")
+@case()
 def case_sequential_pop(K):
     m = _mlp(K)
     m.pop()
@@ -300,3 +300,16 @@ def case_sequential_pop(K):
 @case()
 def case_to_categorical(K):
     return K.utils.to_categorical(np.array([2, 0, 1]), num_classes=4)
+
+
+@case()
+def case_sequential_pop_then_add_trains(K):
+    m = _mlp(K)
+    m.pop()
+    m.add(K.layers.Dense(2, activation="softmax"))
+    seed_weights(m)
+    m.compile(optimizer=K.optimizers.SGD(learning_rate=0.1), loss="sparse_categorical_crossentropy")
+    x, y = data(6, 4), data(6, low=0, high=2)
+    m.fit(x, y, batch_size=6, epochs=1, shuffle=False, verbose=0)
+    return {"weights": m.get_weights(), "output": tuple(m.output_shape)}
+

@@ -18,8 +18,7 @@ def results(cmd, env=None):
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("kind", ["sequential", "functional", pytest.param("subclassed", marks=pytest.mark.xfail(
-    strict=True, reason="a subclassed Model (layers as attributes, call() without a graph) is not built yet"))])
+@pytest.mark.parametrize("kind", ["sequential", "functional", "subclassed"])
 def test_plain_keras_program_joins_the_job(kind):
     (single,), _ = results([sys.executable, SCRIPT, kind])
     multi, out = results(LAUNCH + [SCRIPT, kind])

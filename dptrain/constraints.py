@@ -1,0 +1,4 @@
+"""`keras.constraints` (being filled in)."""
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,4 @@
+"""Keras 3 layers: reshaping family (being filled in)."""
+from __future__ import annotations
+
+__all__: list[str] = []
