@@ -4,7 +4,7 @@ from .conv import Conv1D, Conv2D, GlobalAveragePooling2D, MaxPooling2D
 from .core import Activation, Dense, Dropout, Flatten
 from .embedding import Embedding
 from .input import Input, InputLayer, KerasTensor
-from .merge import Add, Concatenate
+from .merge import *  # noqa: F401,F403
 from .normalization import BatchNormalization
 from .recurrent import GRU, LSTM
 
@@ -13,10 +13,11 @@ __all__ = ["Activation", "Add", "BatchNormalization", "Concatenate", "Conv1D", "
            "Layer", "MaxPooling2D", "register"]
 
 # Families added one file each (every module lists its layers in __all__).
-from . import activation_layers, pooling, regularization, reshaping  # noqa: E402
+from . import activation_layers, merge, normalization, pooling, regularization, reshaping  # noqa: E402
 from .activation_layers import *  # noqa: E402,F401,F403
 from .pooling import *  # noqa: E402,F401,F403
 from .regularization import *  # noqa: E402,F401,F403
 from .reshaping import *  # noqa: E402,F401,F403
 
-__all__ += activation_layers.__all__ + pooling.__all__ + regularization.__all__ + reshaping.__all__
+for _family in (activation_layers, merge, normalization, pooling, regularization, reshaping):
+    __all__ += [n for n in getattr(_family, "__all__", []) if n not in __all__]
