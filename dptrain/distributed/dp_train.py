@@ -180,12 +180,15 @@ def dp_train(make_model, data, loss_fn, forward_fn=None, target_fn=None, n_gpu=2
             `(x_batch, y_batch)` pairs, or a list of `{"x": ..., "y": ...}` dicts. At
             iteration `it` rank `r` takes item `(it * n_gpu + r) % len(items)`.
         loss_fn: `loss_fn(output, target)` -> a scalar Tensor, e.g. `ag.softmax_cross_entropy_loss`.
-        forward_fn, target_fn: `forward_fn(model, item)` and `target_fn(item)`; default
-            `model(item["x"])` and `item["y"]`.
+        forward_fn: `forward_fn(model, item)` -> the output; default `model(item["x"])`.
+        target_fn: `target_fn(item)` -> the target; default `item["y"]`.
         n_gpu: worker processes. Workers share the node's Vulkan GPUs round-robin (all run on
             the CPU when there is none): one job never mixes backends.
-        n_iter, lr, max_norm: iterations, Adam's learning rate, gradient clipping after the mean.
+        n_iter: iterations (one item per rank each).
+        lr: Adam's learning rate.
+        max_norm: the gradient norm is clipped to this after the mean over ranks.
         timeout: bounds the whole run and every wait for a peer (seconds).
+        batch_size: samples per item when `data` is `(x, y)` arrays.
 
     Example:
         >>> res = dt.dp_train(lambda: ag.Sequential(ag.Linear(4, 2)), (x, y),

@@ -83,9 +83,10 @@ class Trainer:
             loss_weights: one weight per output (list or dict keyed by output name).
             metrics: names ("accuracy", "mae", ...) or metric objects; a list / dict per output.
             weighted_metrics: not supported yet (raises NotImplementedError).
-            run_eagerly, jit_compile, auto_scale_loss_optimizer, steps_per_execution: accepted
-                for compatibility; dptrain always runs eagerly in float32, one step at a time,
-                and the results are the same.
+            run_eagerly: accepted for compatibility (dptrain always runs eagerly).
+            steps_per_execution: accepted; dptrain runs one step at a time, same results.
+            jit_compile: accepted for compatibility (nothing is compiled).
+            auto_scale_loss_optimizer: accepted; dptrain trains in float32.
 
         Example:
             >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -187,16 +188,20 @@ class Trainer:
             x: a numpy array (or a list / dict of arrays for several inputs).
             y: targets: an array, or a list / dict per output.
             batch_size: samples per gradient step (default 32). Under a launcher, per worker.
-            epochs: passes over the data; `initial_epoch` is where counting starts.
+            epochs: passes over the data.
+            initial_epoch: the epoch counting starts at (to resume a run).
             verbose: "auto" or 1 (a progress bar), 2 (one line per epoch) or 0 (silent).
             callbacks: `dt.callbacks` objects (EarlyStopping, ModelCheckpoint, ...).
             validation_split: the fraction of the (unshuffled) data, taken from the end,
-                held out for validation; or `validation_data=(x_val, y_val[, sample_weight])`.
+                held out for validation.
+            validation_data: `(x_val, y_val)` or `(x_val, y_val, sample_weight_val)`.
             validation_batch_size: batch size for validation (default: batch_size).
             validation_freq: validate after every `validation_freq`-th epoch.
             shuffle: reshuffle the samples each epoch (reproducible under `ag.manual_seed`).
-            class_weight, sample_weight: per-class or per-sample weights of the loss.
-            steps_per_epoch, validation_steps: not supported for arrays yet (NotImplementedError).
+            class_weight: a dict class -> weight of that class's samples in the loss.
+            sample_weight: one weight per sample in the loss.
+            steps_per_epoch: not supported for arrays yet (NotImplementedError).
+            validation_steps: not supported for arrays yet (NotImplementedError).
 
         Returns:
             A `History`: `history.history` maps "loss", each metric and "val_*" to per-epoch lists.
