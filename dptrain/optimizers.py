@@ -192,17 +192,19 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
                  weight_decay=None, **kwargs):
         super().__init__(learning_rate, weight_decay, **kwargs)
-        if momentum or centered:
-            raise ValueError("RMSprop: momentum and centered=True are not supported (the engine's RMSprop has "
-                             "neither); use momentum=0.0, centered=False")
         self.rho = _number(rho, "rho", "RMSprop", 0.0, 1.0, open_hi=True)
+        self.momentum = _number(momentum, "momentum", "RMSprop", 0.0, 1.0, open_hi=True)
         self.epsilon = _number(epsilon, "epsilon", "RMSprop")
+        self.centered = bool(centered)
 
     def _engine_kwargs(self):
-        return {"alpha": self.rho, "eps": self.epsilon}
+        # Keras 3's update: v = rho v + (1 - rho) g^2; step = lr g / sqrt(v (- E[g]^2) + epsilon)
+        return {"alpha": self.rho, "eps": self.epsilon, "momentum": self.momentum, "centered": self.centered,
+                "eps_inside": True}
 
     def get_config(self):
-        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                "centered": self.centered}
 
 
 _BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}

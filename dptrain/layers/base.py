@@ -391,21 +391,24 @@ class Layer:
         return self._call_eager(inputs, bool(training), args, kwargs)
 
     def _call_conventions(self):
-        """(call takes `training`, takes `mask`, takes **kwargs), cached per class."""
+        """(call takes `training`, takes `mask`, takes **kwargs, `training` is call's second
+        positional parameter), cached per class."""
         cls = type(self)
         cached = cls.__dict__.get("_call_conv_cache")
         if cached is None:
             import inspect
             params = inspect.signature(cls.call).parameters
             var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
-            cached = ("training" in params or var_kw, "mask" in params or var_kw, var_kw)
+            names = [n for n, p in params.items() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            cached = ("training" in params or var_kw, "mask" in params or var_kw, var_kw,
+                      names[2:3] == ["training"])
             type.__setattr__(cls, "_call_conv_cache", cached)
         return cached
 
     def _invoke(self, xs, training, args=(), kwargs=None):
         """`call(xs, *args, **kwargs)`, with `training` only where call declares it."""
         kw = dict(kwargs) if kwargs else {}
-        takes_training, _, _ = self._call_conventions()
+        takes_training = self._call_conventions()[0]
         if takes_training:
             kw["training"] = bool(training)
         return self.call(xs, *args, **kw)

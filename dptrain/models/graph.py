@@ -27,8 +27,8 @@ def _call_fn(node):
     """What the plan calls for `node`: `layer.call` itself when it takes (x, training) and the node has
     no further arguments (no per-batch overhead), else Keras' conventions through `layer._invoke`."""
     layer = node.layer
-    takes_training, _, _ = layer._call_conventions()
-    if takes_training and not node.args and not node.kwargs:
+    training_second = layer._call_conventions()[3]      # call(self, x, training=...)
+    if training_second and not node.args and not node.kwargs:
         return layer.call
     args, kwargs = node.args, node.kwargs
     return lambda x, training: layer._invoke(x, training, args, kwargs)

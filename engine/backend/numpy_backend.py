@@ -437,7 +437,11 @@ class NumpyBackend:
         tmp *= t(lr / bc1)
         p -= tmp
 
-    def rmsprop_update(self, p, g, sq, lr, rho=0.9, eps=1e-7, weight_decay=0.0):
+    def rmsprop_update(self, p, g, sq, lr, rho=0.9, eps=1e-7, weight_decay=0.0, momentum=0.0, buf=None,
+                       grad_avg=None, eps_inside=False):
+        """PyTorch's RMSprop (eps outside the square root, momentum buffer of g / denominator) or,
+        with eps_inside, Keras 3's (denominator sqrt(v + eps), momentum buffer of lr * g / it);
+        centered when `grad_avg` is given."""
         t = p.dtype.type
         tmp = self.scratch(g.shape, g.dtype)
         if weight_decay:
@@ -449,8 +453,29 @@ class NumpyBackend:
         np.multiply(g, g, out=tmp)
         tmp *= t(1.0 - rho)
         sq += tmp
-        np.sqrt(sq, out=tmp)
-        tmp += t(eps)
+        if grad_avg is not None:       # centered: the variance estimate sq - E[g]^2
+            grad_avg *= t(rho)
+            grad_avg += t(1.0 - rho) * g
+            np.multiply(grad_avg, grad_avg, out=tmp)
+            np.subtract(sq, tmp, out=tmp)
+        else:
+            np.copyto(tmp, sq)
+        if eps_inside:
+            tmp += t(eps)
+            np.sqrt(tmp, out=tmp)
+        else:
+            np.sqrt(tmp, out=tmp)
+            tmp += t(eps)
         np.divide(g, tmp, out=tmp)
+        if momentum:
+            buf *= t(momentum)
+            if eps_inside:
+                tmp *= t(lr)
+                buf += tmp
+                p -= buf
+            else:
+                buf += tmp
+                p -= t(lr) * buf
+            return
         tmp *= t(lr)
         p -= tmp

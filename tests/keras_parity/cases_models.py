@@ -89,7 +89,7 @@ def case_fit_sgd_momentum_nesterov(K):
     return m.get_weights()
 
 
-@case(missing="Keras 3's RMSprop (epsilon inside the square root)")
+@case()
 def case_fit_rmsprop(K):
     m = _compiled_mlp(K, optimizer=K.optimizers.RMSprop(learning_rate=0.05), metrics=())
     x, y = _xy(8)
@@ -313,3 +313,12 @@ def case_sequential_pop_then_add_trains(K):
     m.fit(x, y, batch_size=6, epochs=1, shuffle=False, verbose=0)
     return {"weights": m.get_weights(), "output": tuple(m.output_shape)}
 
+
+
+@case()
+def case_fit_rmsprop_momentum_centered(K):
+    m = _compiled_mlp(K, optimizer=K.optimizers.RMSprop(learning_rate=0.02, rho=0.8, momentum=0.5, centered=True),
+                      metrics=())
+    x, y = _xy(8)
+    m.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    return m.get_weights()

@@ -45,7 +45,7 @@ POOL = _iface("pool", 3, (1, 2), "15I", (0, 2))
 POOL_GRAD = _iface("pool_grad", 3, (2,), "15I", (0, 2))
 SGD = _iface("sgd", 3, (0, 2), "4IfffI")
 ADAM = _iface("adam", 4, (0, 2, 3), "5I7fI")
-RMSPROP = _iface("rmsprop", 3, (0, 2), "4I4f")
+RMSPROP = _iface("rmsprop", 5, (0, 2, 3, 4), "7I5f")
 
 ALL = (UNARY, BINARY, STRIDED, GATHER, SEGSUM, FILL, ONE_HOT, REDUCE, MATMUL, SOFTMAX, LAYER_NORM,
        LAYER_NORM_GRAD, IM2COL, COL2IM, POOL, POOL_GRAD, SGD, ADAM, RMSPROP)

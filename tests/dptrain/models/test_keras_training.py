@@ -236,7 +236,8 @@ def test_optimizer_learning_rate_and_config():
     with pytest.raises(ValueError, match="learning_rate"):
         dt.optimizers.SGD(learning_rate=-1)
     with pytest.raises(ValueError, match="momentum"):
-        dt.optimizers.RMSprop(momentum=0.9)
+        dt.optimizers.RMSprop(momentum=1.5)
+    assert dt.optimizers.RMSprop(momentum=0.9, centered=True).get_config()["centered"] is True
 
 
 def test_weight_decay_is_decoupled(rng):

@@ -138,6 +138,10 @@ OPTIMISERS = [
     ("adam", dict(lr=1e-2, beta1=0.8, beta2=0.999, eps=1e-8, weight_decay=0.1, decoupled=True)),
     ("rmsprop", dict(lr=1e-2, rho=0.9, eps=1e-7)),
     ("rmsprop", dict(lr=1e-2, rho=0.8, eps=1e-7, weight_decay=0.05)),
+    ("rmsprop", dict(lr=1e-2, rho=0.9, eps=1e-7, momentum=0.9)),
+    ("rmsprop", dict(lr=1e-2, rho=0.9, eps=1e-7, centered=True)),
+    ("rmsprop", dict(lr=1e-2, rho=0.9, eps=1e-7, momentum=0.5, centered=True, eps_inside=True)),
+    ("rmsprop", dict(lr=1e-2, rho=0.9, eps=1e-7, eps_inside=True, weight_decay=0.01)),
 ]
 
 
@@ -150,7 +154,7 @@ def test_fused_optimiser_updates_views_in_place(vk, kind, hyper):
     for K in (NP, vk):
         p, p_views = _flat_state(K, 3, params)
         g, g_views = _flat_state(K, 3, grads[0])
-        s1, s2 = K.zeros(p.size, np.float32), K.zeros(p.size, np.float32)
+        s1, s2, s3 = (K.zeros(p.size, np.float32) for _ in range(3))
         for step in range(3):
             for v, a in zip(g_views, grads[step]):
                 K.copy_into(v, K.asarray(a))
@@ -159,7 +163,10 @@ def test_fused_optimiser_updates_views_in_place(vk, kind, hyper):
             elif kind == "adam":
                 K.adam_update(p, g, s1, s2, step=step + 1, **hyper)
             else:
-                K.rmsprop_update(p, g, s1, **hyper)
+                h = dict(hyper)
+                centered = h.pop("centered", False)
+                K.rmsprop_update(p, g, s1, buf=s2 if h.get("momentum") else None,
+                                 grad_avg=s3 if centered else None, **h)
         results.append([np.array(K.to_numpy(v)) for v in p_views])
     for ref, got in zip(*results):
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)

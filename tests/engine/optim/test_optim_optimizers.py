@@ -89,6 +89,10 @@ TORCH_CASES = [
     ("AdamW", dict(lr=1e-2), dict(lr=1e-2)),
     ("RMSprop", dict(lr=1e-2), dict(lr=1e-2)),
     ("RMSprop", dict(lr=1e-2, alpha=0.9, weight_decay=0.05), dict(lr=1e-2, alpha=0.9, weight_decay=0.05)),
+    ("RMSprop", dict(lr=1e-2, momentum=0.9), dict(lr=1e-2, momentum=0.9)),
+    ("RMSprop", dict(lr=1e-2, centered=True), dict(lr=1e-2, centered=True)),
+    ("RMSprop", dict(lr=1e-2, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.01),
+     dict(lr=1e-2, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.01)),
 ]
 
 
@@ -289,3 +293,29 @@ def test_load_state_dict_errors():
     other = ag.optim.Adam(ag.Sequential(ag.Linear(4, 3), ag.Linear(3, 2)).parameters())
     with pytest.raises(ValueError, match=r"param 0 is '0.weight' \(4, 3\) float32 in the checkpoint but '0.weight' \(4, 8\)"):
         opt.load_state_dict(other.state_dict())
+
+
+@pytest.mark.parametrize("momentum,centered", [(0.0, False), (0.9, False), (0.0, True), (0.5, True)])
+def test_rmsprop_keras_form_matches_its_formula_in_float64(momentum, centered):
+    """eps_inside: Keras 3's RMSprop, written out in float64 numpy."""
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal(6)
+    p = ag.param(w.copy())
+    opt = ag.optim.RMSprop({"w": p}, lr=0.05, alpha=0.9, eps=1e-7, momentum=momentum, centered=centered,
+                           eps_inside=True)
+    v, ga, mb = np.zeros(6), np.zeros(6), np.zeros(6)
+    for _ in range(4):
+        g = rng.standard_normal(6)
+        opt.step({"w": g})
+        v = 0.9 * v + 0.1 * g * g
+        den = v + 1e-7
+        if centered:
+            ga = 0.9 * ga + 0.1 * g
+            den = v - ga * ga + 1e-7
+        inc = 0.05 * g / np.sqrt(den)
+        if momentum:
+            mb = momentum * mb + inc
+            w = w - mb
+        else:
+            w = w - inc
+    np.testing.assert_allclose(p.numpy(), w, rtol=1e-12, atol=1e-12)

@@ -46,12 +46,19 @@ class OptimKernels:
                 float(weight_decay), lr / bc1, 1.0 / math.sqrt(bc2), int(bool(decoupled)))
         self._launch(ADAM, (), (p, g, m, v), push, p.size)
 
-    def rmsprop_update(self, p, g, sq, lr, rho=0.9, eps=1e-7, weight_decay=0.0):
+    def rmsprop_update(self, p, g, sq, lr, rho=0.9, eps=1e-7, weight_decay=0.0, momentum=0.0, buf=None,
+                       grad_avg=None, eps_inside=False):
+        args = (lr, rho, eps, weight_decay, momentum, buf, grad_avg, eps_inside)
         if type(p) is not VkArray:
-            return self._host_inplace("rmsprop_update", p, g, sq, lr, rho, eps, weight_decay)
+            return self._host_inplace("rmsprop_update", p, g, sq, *args)
         if _foreign(self, p):
-            return p.backend.rmsprop_update(p, g, sq, lr, rho, eps, weight_decay)
+            return p.backend.rmsprop_update(p, g, sq, *args)
         g = self._dev(g)
-        _check(p, ("g", g), ("sq", sq))
-        push = (p.size, p.off, g.off, sq.off, float(lr), float(rho), float(eps), float(weight_decay))
-        self._launch(RMSPROP, (), (p, g, sq), push, p.size)
+        use_mb, centered = bool(momentum), grad_avg is not None
+        mb = buf if use_mb else p
+        ga = grad_avg if centered else p
+        _check(p, ("g", g), ("sq", sq), ("buf", buf if use_mb else None), ("grad_avg", grad_avg))
+        flags = int(use_mb) | (int(centered) << 1) | (int(bool(eps_inside)) << 2)
+        push = (p.size, p.off, g.off, sq.off, mb.off, ga.off, flags, float(lr), float(rho), float(eps),
+                float(weight_decay), float(momentum))
+        self._launch(RMSPROP, (), (p, g, sq, mb, ga), push, p.size)
