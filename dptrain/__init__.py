@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 
 # Keras-like API
 from . import layers, losses, metrics, optimizers  # noqa: E402
-from .layers import Input  # noqa: E402
+from .layers import Input, activations  # noqa: E402
 from .models import Model, Sequential, load_model  # noqa: E402
 from . import callbacks, constraints, initializers, regularizers, utils  # noqa: E402
 

@@ -168,7 +168,8 @@ class Layer:
 
     # --- attribute tracking (as Keras: layers and weights assigned as attributes belong to the layer) ---
     _UNTRACKED = frozenset({"_weights", "_weight_trainable", "_inbound_nodes", "_tracked", "_graph", "_stack",
-                            "_input", "_last", "_heads", "_steps_cache", "optimizer", "history"})
+                            "_input", "_last", "_heads", "_steps_cache", "optimizer", "history",
+                            "_activity_penalty"})
 
     def __setattr__(self, name, value):
         if name not in Layer._UNTRACKED:

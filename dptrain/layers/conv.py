@@ -4,15 +4,18 @@ from __future__ import annotations
 import math
 
 from engine import ops
-from engine.modules import init
 
 from .activations import WithActivation
 from .base import Layer, int_tuple, positive_int, register
+from .core import WeightArgs
 
 
-def _padding(padding, who):
+def _padding(padding, who, causal=False):
+    if causal and padding == "causal":
+        raise NotImplementedError(f"{who}: padding='causal' is not implemented (use 'valid' or 'same')")
     if padding not in ("valid", "same"):
-        raise ValueError(f"{who}: padding must be 'valid' or 'same', got {padding!r}")
+        allowed = "'valid', 'same' or 'causal'" if causal else "'valid' or 'same'"
+        raise ValueError(f"{who}: padding must be {allowed}, got {padding!r}")
     return padding
 
 
@@ -22,18 +25,37 @@ def _out_len(n, k, s, padding):
     return math.ceil(n / s) if padding == "same" else (n - k) // s + 1
 
 
-class _Conv(WithActivation, Layer):
+class _Conv(WeightArgs, WithActivation, Layer):
     rank = 2
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None, use_bias=True, **kwargs):
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         who = self._who()
         self.filters = positive_int(filters, "filters", who)
         self.kernel_size = int_tuple(kernel_size, self.rank, "kernel_size", who)
         self.strides = int_tuple(strides, self.rank, "strides", who)
-        self.padding = _padding(padding, who)
+        self.padding = _padding(padding, who, causal=self.rank == 1)
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(f"{who}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+        if data_format == "channels_first":
+            raise NotImplementedError(f"{who}: data_format='channels_first' is not implemented "
+                                      f"(inputs are channels-last)")
+        self.data_format = "channels_last"
+        self.dilation_rate = int_tuple(dilation_rate, self.rank, "dilation_rate", who)
+        if self.dilation_rate != (1,) * self.rank:
+            raise NotImplementedError(f"{who}: dilation_rate={dilation_rate!r} is not implemented (only 1)")
+        self.groups = positive_int(groups, "groups", who)
+        if self.groups != 1:
+            raise NotImplementedError(f"{who}: groups={groups!r} is not implemented (only 1)")
         self.use_bias = bool(use_bias)
         self._set_activation(activation)
+        self._set_weight_args(kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                              kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                              activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+                              bias_constraint=bias_constraint)
 
     def _expected(self, channels):
         return (None,) + (None,) * self.rank + (channels,)
@@ -43,8 +65,10 @@ class _Conv(WithActivation, Layer):
             raise self.shape_error(input_shape, self._expected("channels"),
                                    f"{type(self).__name__} takes channels-last inputs of rank {self.rank + 2}")
         shape = self.kernel_size + (input_shape[-1], self.filters)
-        self.kernel = self.add_weight("kernel", shape, init.glorot_uniform)
-        self.bias = self.add_weight("bias", (self.filters,), init.zeros) if self.use_bias else None
+        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
 
     def compute_output_shape(self, input_shape):
         c_in = self.kernel.shape[-2]
@@ -60,25 +84,31 @@ class _Conv(WithActivation, Layer):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
-                "strides": list(self.strides), "padding": self.padding, "activation": self.activation,
-                "use_bias": self.use_bias}
+                "strides": list(self.strides), "padding": self.padding, "data_format": self.data_format,
+                "dilation_rate": list(self.dilation_rate), "groups": self.groups, "activation": self.activation,
+                "use_bias": self.use_bias, **self._weight_args_config()}
+
+    def pre_activation(self, x, training=False):
+        return self._record_activity_of_logits(self._conv(x))
 
 
 @register
 class Conv2D(_Conv):
-    """2-D convolution; input [batch, H, W, C], kernel [kh, kw, C, filters]."""
+    """2-D convolution: y = activation(conv(x, kernel) + bias); input [batch, H, W, C], kernel
+    [kh, kw, C, filters] (default Glorot-uniform, fans times kh * kw), bias [filters] (default zeros)."""
     rank = 2
 
-    def pre_activation(self, x, training=False):
+    def _conv(self, x):
         return ops.conv2d(x, self.kernel, self.bias, stride=self.strides, padding=self.padding)
 
 
 @register
 class Conv1D(_Conv):
-    """1-D convolution over time; input [batch, steps, C], kernel [k, C, filters]."""
+    """1-D convolution over time: y = activation(conv(x, kernel) + bias); input [batch, steps, C],
+    kernel [k, C, filters] (default Glorot-uniform), bias [filters] (default zeros)."""
     rank = 1
 
-    def pre_activation(self, x, training=False):
+    def _conv(self, x):
         return ops.conv1d(x, self.kernel, self.bias, stride=self.strides[0], padding=self.padding)
 
 

@@ -4,31 +4,36 @@ from __future__ import annotations
 import numpy as np
 
 from engine import ops
-from engine.modules import init
 from engine.tensor import Tensor
 
 from .base import Layer, positive_int, register
-
-
-def _uniform_005(shape, dtype):
-    return init.uniform(shape, 0.05, dtype)   # Keras' default RandomUniform(-0.05, 0.05)
+from .core import WeightArgs
 
 
 @register
-class Embedding(Layer):
-    """[batch, ...] integer tokens in 0..input_dim-1 -> [batch, ..., output_dim]."""
+class Embedding(WeightArgs, Layer):
+    """y[..., :] = embeddings[token]: [batch, ...] integer tokens in 0..input_dim-1 ->
+    [batch, ..., output_dim]; embeddings [input_dim, output_dim] (default "uniform",
+    RandomUniform(-0.05, 0.05))."""
 
     input_dtype = "int32"   # what Sequential gives an Input built from input_shape=
 
-    def __init__(self, input_dim, output_dim, **kwargs):
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
+                 embeddings_constraint=None, activity_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         self.input_dim = positive_int(input_dim, "input_dim", self._who())
         self.output_dim = positive_int(output_dim, "output_dim", self._who())
+        self._set_weight_args(embeddings_initializer=embeddings_initializer,
+                              embeddings_regularizer=embeddings_regularizer,
+                              activity_regularizer=activity_regularizer,
+                              embeddings_constraint=embeddings_constraint)
 
     def build(self, input_shape):
         if not isinstance(input_shape, tuple):
             raise self.shape_error(input_shape, "(batch, ...) of token ids")
-        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim), _uniform_005)
+        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
+                                          self.embeddings_initializer, regularizer=self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
 
     def compute_output_shape(self, input_shape):
         if not isinstance(input_shape, tuple):
@@ -52,7 +57,8 @@ class Embedding(Layer):
         return a
 
     def call(self, tokens, training=False):
-        return ops.embedding(self.check_tokens(tokens), self.embeddings)
+        return self._record_activity(ops.embedding(self.check_tokens(tokens), self.embeddings))
 
     def get_config(self):
-        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim}
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                **self._weight_args_config()}
