@@ -5,7 +5,7 @@ from .core import Activation, Dense, Dropout, Flatten
 from .embedding import Embedding
 from .input import Input, InputLayer, KerasTensor
 from .merge import *  # noqa: F401,F403
-from .normalization import BatchNormalization
+from .normalization import *  # noqa: F401,F403
 from .recurrent import GRU, LSTM
 
 __all__ = ["Activation", "Add", "BatchNormalization", "Concatenate", "Conv1D", "Conv2D", "Dense", "Dropout",

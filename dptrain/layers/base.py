@@ -144,8 +144,11 @@ class Layer:
     """Base class. Subclasses implement `build(input_shape)`, `call(inputs, training)` and
     `compute_output_shape(input_shape)`, and extend `get_config()` with their arguments."""
 
-    def __init__(self, name=None, trainable=True, input_shape=None, **kwargs):
+    def __init__(self, name=None, trainable=True, input_shape=None, dtype=None, **kwargs):
         who = type(self).__name__
+        if dtype is not None and str(getattr(dtype, "name", dtype)) not in ("float32", "float64"):
+            raise NotImplementedError(f"{who}: dtype={dtype!r} (mixed precision / other dtype policies) is not "
+                                      f"supported; dptrain layers compute in float32")
         if kwargs:
             hints = "".join(did_you_mean(k, _init_keywords(type(self))) for k in sorted(kwargs))
             raise TypeError(f"{who}: unexpected keyword argument(s) {', '.join(sorted(kwargs))}.{hints}")

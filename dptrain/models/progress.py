@@ -54,6 +54,7 @@ class ProgressBar(Callback):
         self._t0 = self._last_draw = time.perf_counter()
         self._t_first = None
         self._in_fit = False
+        self._seen = 0
 
     def _write(self, text):
         self.stream.write(text)
@@ -63,6 +64,7 @@ class ProgressBar(Callback):
         self._t0 = self._last_draw = time.perf_counter()
         self._t_first = None
         self._last_len = 0
+        self._seen = 0
 
     def on_train_begin(self, logs=None):
         self._in_fit = True    # fit's validation runs test hooks: they print nothing of their own
@@ -91,11 +93,13 @@ class ProgressBar(Callback):
     def _bar(self, done, steps, logs, final):
         now = time.perf_counter()
         per_step = self._per_step(done, now)
-        count = f"{done:>{len(str(steps))}}/{steps}"
+        if not steps:        # a generator of unknown length: Keras shows "12/Unknown"
+            done = max(done, self._seen)
+        count = f"{done:>{len(str(steps))}}/{steps}" if steps else f"{done:>7}/Unknown"
         if self.verbose == 2:
             self._write(f"{count} - {now - self._t0:.0f}s - {_fmt_per_step(per_step)}{_fmt_logs(logs)}\n")
             return
-        filled = int(_WIDTH * done / steps) if steps else _WIDTH
+        filled = int(_WIDTH * done / steps) if steps else 0
         bar = (self._style("━" * filled, 32) if filled else "") + self._style("━" * (_WIDTH - filled), 37)
         when = f"{now - self._t0:.0f}s" if final else _fmt_eta(per_step * (steps - done))
         plain = f"{count} {'━' * _WIDTH} {when} {_fmt_per_step(per_step)}{_fmt_logs(logs)}"
@@ -105,11 +109,12 @@ class ProgressBar(Callback):
         self._write("\r" + line + pad + ("\n" if final else ""))
 
     def _batch_end(self, batch, logs):
+        self._seen = batch + 1
         now = time.perf_counter()
         if self._t_first is None:
             self._t_first = now
         steps = self.params.get("steps") or 0
-        if self.verbose == 1 and now - self._last_draw >= _INTERVAL and batch + 1 < steps:
+        if self.verbose == 1 and now - self._last_draw >= _INTERVAL and (batch + 1 < steps or not steps):
             self._last_draw = now
             self._bar(batch + 1, steps, logs or {}, final=False)
 

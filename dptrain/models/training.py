@@ -13,6 +13,7 @@ import numpy as np
 from engine import random as _random
 
 from .. import optimizers as _optimizers
+from . import batch_source as _sources
 from . import data_adapter as _data
 from .callback_list import CallbackList, check_callbacks
 from .heads import build_heads
@@ -209,10 +210,14 @@ class Trainer:
         Example:
             >>> history = model.fit(x_train, y_train, batch_size=32, epochs=10, validation_split=0.1)
         """
+        if _sources.is_batch_source(x, y):
+            return self._fit_source(x, epochs, verbose, callbacks, validation_data, class_weight, initial_epoch,
+                                    steps_per_epoch, validation_steps, validation_freq, validation_split,
+                                    sample_weight)
         for name, value in (("steps_per_epoch", steps_per_epoch), ("validation_steps", validation_steps)):
             if value is not None:
-                raise NotImplementedError(f"fit: {name} is not supported by dptrain yet; every epoch runs over "
-                                          f"all the data (leave {name}=None)")
+                raise NotImplementedError(f"fit: {name} with numpy arrays is not supported by dptrain yet; every "
+                                          f"epoch runs over all the data (leave {name}=None, or pass a generator)")
         heads = self._ready(x, "fit")
         epochs = _nonneg_int(epochs, "epochs", "fit")
         initial_epoch = _nonneg_int(initial_epoch, "initial_epoch", "fit")
@@ -273,6 +278,89 @@ class Trainer:
                 break
         cbs.call("on_train_end", None)
         return self.history
+
+    def _fit_source(self, source, epochs, verbose, callbacks, validation_data, class_weight, initial_epoch,
+                    steps_per_epoch, validation_steps, validation_freq, validation_split, sample_weight):
+        """fit on a list of batches, a generator, a PyDataset or any iterable of (x, y[, sw]) batches."""
+        for name, value in (("validation_split", validation_split), ("sample_weight", sample_weight)):
+            if value:
+                raise ValueError(f"fit: {name} is not supported when x is a generator or dataset (Keras refuses "
+                                 f"it too); put the weights in the batches as (x, y, sample_weight)")
+        epochs = _nonneg_int(epochs, "epochs", "fit")
+        initial_epoch = _nonneg_int(initial_epoch, "initial_epoch", "fit")
+        verbose = _verbose(verbose, "fit")
+        for name, value in (("steps_per_epoch", steps_per_epoch), ("validation_steps", validation_steps)):
+            if value is not None:
+                _nonneg_int(value, name, "fit")
+        strategy = current_strategy()
+        if strategy.world_size > 1:
+            raise NotImplementedError("fit: a generator or dataset under a data-parallel launcher is not supported "
+                                      "yet (each rank would need its own shard); pass numpy arrays")
+        user_callbacks = check_callbacks(callbacks)
+        train = _sources.BatchSource(source, "x", steps_per_epoch)
+        bx, by, _ = _sources.split_batch(train.peek(), "x")
+        heads = self._ready(bx, "fit")
+        self._prepare(bx, by, None, None, heads)          # checks the first batch (and binds the heads)
+        val = None
+        if validation_data is not None:
+            if _sources.is_batch_source(validation_data, None) and not (
+                    isinstance(validation_data, tuple) and len(validation_data) in (2, 3)
+                    and not isinstance(validation_data[0], tuple)):
+                val = _sources.BatchSource(validation_data, "validation_data", validation_steps)
+            else:
+                val = self._prepare_validation(validation_data, heads)
+        step = self._train_step(heads, strategy)
+        from ..history import History
+        self.history = History()
+        bar = [ProgressBar(verbose)] if verbose and strategy.is_chief else []
+        cbs = CallbackList(bar + user_callbacks + [self.history], self,
+                           {"epochs": epochs, "steps": len(train) or None, "verbose": verbose})
+        self._resume_epoch = None
+        self.stop_training = False
+        cbs.call("on_train_begin", None)
+        start = initial_epoch if self._resume_epoch is None else max(initial_epoch, self._resume_epoch)
+        strategy.start(self, self.optimizer)
+        want_begin, want_end = cbs.wants("on_train_batch_begin"), cbs.wants("on_train_batch_end")
+        for epoch in range(start, epochs):
+            cbs.call("on_epoch_begin", epoch, None)
+            sums, count = step.new_sums(), 0
+            for b, batch in enumerate(train.epoch()):
+                if want_begin:
+                    cbs.call("on_train_batch_begin", b, None)
+                xs, ys, sw = self._prepare(*_sources.split_batch(batch, "x"), class_weight, heads)
+                step(xs, ys, sw, sums)
+                count += len(xs[0])
+                if want_end:
+                    cbs.call("on_train_batch_end", b, _keras_logs({k: v / count for k, v in sums.items()}))
+            train.end_epoch()
+            if count == 0:
+                if train.exhausted:
+                    break
+                raise ValueError("fit: the data source yielded no batches in this epoch")
+            logs = _keras_logs({k: v / count for k, v in sums.items()})
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                cbs.call("on_test_begin", None)
+                val_logs = self._evaluate_source(val, heads) if isinstance(val, _sources.BatchSource) \
+                    else self._evaluate_arrays(*val, 32, heads, cbs)
+                cbs.call("on_test_end", val_logs)
+                logs = _keras_logs({**logs, **{f"val_{k}": v for k, v in val_logs.items()}})
+            cbs.call("on_epoch_end", epoch, logs)
+            if self.stop_training or train.exhausted:
+                break
+        cbs.call("on_train_end", None)
+        return self.history
+
+    def _evaluate_source(self, source, heads):
+        step = self._eval_step(heads)
+        sums, count = step.new_sums(), 0
+        for batch in source.epoch():
+            xs, ys, sw = self._prepare(*_sources.split_batch(batch, source.where), None, heads)
+            step(xs, ys, sw, sums)
+            count += len(xs[0])
+        source.end_epoch()
+        if count == 0:
+            raise ValueError(f"{source.where}: the data source yielded no batches")
+        return _keras_logs({k: v / count for k, v in sums.items()})
 
     @staticmethod
     def _train_epoch(step, batches, order, batch_size, n_x, n_y, weighted, cbs, strategy):
@@ -344,8 +432,21 @@ class Trainer:
         Example:
             >>> loss, acc = model.evaluate(x_test, y_test, verbose=0)
         """
+        if _sources.is_batch_source(x, y):
+            if current_strategy().world_size > 1:
+                raise NotImplementedError("evaluate: a generator or dataset under a data-parallel launcher is not "
+                                          "supported yet; pass numpy arrays")
+            src = _sources.BatchSource(x, "x", None if steps is None else _nonneg_int(steps, "steps", "evaluate"))
+            bx, by, _ = _sources.split_batch(src.peek(), "x")
+            heads = self._ready(bx, "evaluate")
+            cbs = CallbackList(check_callbacks(callbacks), self, {"verbose": verbose})
+            cbs.call("on_test_begin", None)
+            logs = self._evaluate_source(src, heads)
+            cbs.call("on_test_end", logs)
+            return _returned_logs(logs, return_dict)
         if steps is not None:
-            raise NotImplementedError("evaluate: steps is not supported by dptrain yet (leave steps=None)")
+            raise NotImplementedError("evaluate: steps with numpy arrays is not supported by dptrain yet "
+                                      "(leave steps=None, or pass a generator)")
         heads = self._ready(x, "evaluate")
         verbose = _verbose(verbose, "evaluate")
         batch_size = _data.check_batch_size(32 if batch_size is None else batch_size)
@@ -368,8 +469,11 @@ class Trainer:
         Example:
             >>> probs = model.predict(x_test, verbose=0)
         """
+        if _sources.is_batch_source(x, None):
+            return self._predict_source(x, steps, callbacks)
         if steps is not None:
-            raise NotImplementedError("predict: steps is not supported by dptrain yet (leave steps=None)")
+            raise NotImplementedError("predict: steps with numpy arrays is not supported by dptrain yet "
+                                      "(leave steps=None, or pass a generator)")
         self._build_if_needed(x, "predict")
         verbose = _verbose(verbose, "predict")
         batch_size = _data.check_batch_size(32 if batch_size is None else batch_size)
@@ -385,6 +489,24 @@ class Trainer:
             outs = predict_batches(plan, _data.Batches(xs, batch_size),
                                    _data.batch_indices(np.arange(n), batch_size), n)
         cbs.call("on_predict_end", None)
+        return outs if self._outputs_as_list else outs[0]
+
+    def _predict_source(self, source, steps, callbacks):
+        src = _sources.BatchSource(source, "x", None if steps is None else _nonneg_int(steps, "steps", "predict"))
+        bx, _, _ = _sources.split_batch(src.peek(), "x", need_y=False)
+        self._build_if_needed(bx, "predict")
+        cbs = CallbackList(check_callbacks(callbacks), self, {"verbose": 0})
+        cbs.call("on_predict_begin", None)
+        pieces = []
+        for batch in src.epoch():
+            bx, _, _ = _sources.split_batch(batch, "x", need_y=False)
+            out = self.predict(bx, batch_size=max(len(_first_array(bx)), 1), verbose=0)
+            pieces.append(out if isinstance(out, list) else [out])
+        src.end_epoch()
+        cbs.call("on_predict_end", None)
+        if not pieces:
+            raise ValueError("predict: the data source yielded no batches")
+        outs = [np.concatenate([p[k] for p in pieces]) for k in range(len(pieces[0]))]
         return outs if self._outputs_as_list else outs[0]
 
     def predict_on_batch(self, x):
