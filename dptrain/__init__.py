@@ -13,4 +13,5 @@ from . import callbacks, constraints, initializers, regularizers, utils  # noqa:
 # Devices and data-parallel training
 from engine import vulkan_available, vulkan_status  # noqa: E402
 from . import distributed  # noqa: E402
+from . import applications  # noqa: E402,F401  (out of scope: raises, naming why)
 from .distributed import dp_train  # noqa: E402

@@ -144,3 +144,8 @@ def test_input_keras_arguments():
         dt.Input((3,), sparse=True)
     with pytest.raises(ValueError, match="not both"):
         dt.Input((3,), batch_shape=(None, 3))
+
+
+def test_keras_applications_is_out_of_scope_with_a_clear_error():
+    with pytest.raises(NotImplementedError, match="out of dptrain's scope"):
+        dt.applications.ResNet50(weights="imagenet")
