@@ -114,6 +114,10 @@ class Conv1D(_Conv):
 
 @register
 class MaxPooling2D(Layer):
+    """Max over `pool_size` windows of `[batch, height, width, channels]` inputs, moved by `strides`
+    (default: pool_size); padding "valid" (no padding) or "same" (output size ceil(n / stride)).
+    """
+
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", **kwargs):
         super().__init__(**kwargs)
         who = self._who()

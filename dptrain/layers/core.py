@@ -154,6 +154,14 @@ class Dense(WeightArgs, WithActivation, Layer):
 
 @register
 class Activation(WithActivation, Layer):
+    """y = activation(x): applies a named activation ("relu", "softmax", ...) elementwise.
+
+    Args:
+        activation: an activation name or function of `dt.activations`.
+
+    Input and output: any shape, unchanged.
+    """
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self._set_activation(activation)

@@ -74,6 +74,8 @@ def make_node(layer, inputs, args=(), kwargs=None):
 
 @register
 class InputLayer(Layer):
+    """The layer behind `dt.Input(shape)`: the entry point of a functional graph (identity on data)."""
+
     def __init__(self, shape=None, dtype="float32", name=None, **kwargs):
         super().__init__(name=name, **kwargs)
         if shape is None:

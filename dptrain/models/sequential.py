@@ -13,6 +13,22 @@ from .functional import Model
 
 @register
 class Sequential(Model):
+    """A linear stack of layers, as `keras.Sequential`.
+
+    Args:
+        layers: a list of layers (a `dt.Input(...)` first, or `input_shape=` on the first
+            layer, fixes the input shape; otherwise the first data seen builds the model).
+        name: the model's name.
+
+    `add(layer)` appends a layer, `pop()` removes the last one; everything else (compile,
+    fit, evaluate, predict, summary, save) is the Model's.
+
+    Example:
+        >>> model = dt.Sequential([dt.Input((64,)), dt.layers.Dense(32, activation="relu"),
+        ...                        dt.layers.Dense(10, activation="softmax")])
+        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    """
+
     def __init__(self, layers=None, name=None, trainable=True, **kwargs):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._stack = []

@@ -5,6 +5,9 @@ from .module import Module
 
 
 class Sequential(Module):
+    """Modules applied in order: `Sequential(Linear(4, 8, activation="relu"), Linear(8, 2))(x)`.
+    `parameters()` names each parameter `<index>.<name>`."""
+
     def __init__(self, *modules):
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], (list, tuple)):

@@ -8,6 +8,9 @@ from .module import Module
 
 
 class Dropout(Module):
+    """Zeroes each element with probability `p` in training (`module.train()`), scaling the rest by
+    1 / (1 - p); the identity in `eval()` mode. Masks come from the engine generator (`manual_seed`)."""
+
     def __init__(self, p=0.5):
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p < 1.0:

@@ -27,6 +27,14 @@ class StateDictKeyError(KeyError):
 
 
 class Module:
+    """Base class of the PyTorch-like modules (`ag.Linear`, `ag.LSTM`, ...).
+
+    Parameters (`ag.param`) and sub-modules assigned as attributes are registered;
+    `parameters()` returns a dict name -> param (what optimisers take), `state_dict()` /
+    `load_state_dict()` save and restore them, `train()` / `eval()` switch the mode, and
+    calling the module runs `forward`.
+    """
+
     def __init__(self):
         d = self.__dict__
         d["_param_names"] = []
