@@ -191,9 +191,11 @@ def dp_train(make_model, data, loss_fn, forward_fn=None, target_fn=None, n_gpu=2
         batch_size: samples per item when `data` is `(x, y)` arrays.
 
     Example:
-        >>> res = dt.dp_train(lambda: ag.Sequential(ag.Linear(4, 2)), (x, y),
-        ...                   ag.softmax_cross_entropy_loss, n_gpu=2, n_iter=50)
-        >>> res.loss_history[-1] < res.loss_history[0]
+        ```python
+        res = dt.dp_train(lambda: ag.Sequential(ag.Linear(4, 2)), (x, y),
+                          ag.softmax_cross_entropy_loss, n_gpu=2, n_iter=50)
+        res.loss_history[-1] < res.loss_history[0]
+        ```
 
     Returns a DPResult: `loss_history` (mean loss over replicas per iteration), `model`
     (a fresh make_model() holding the trained weights, identical on every replica) and

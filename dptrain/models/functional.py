@@ -26,16 +26,18 @@ class Model(Trainer, Layer):
     model is built by the first data it sees (or `build(input_shape)`).
 
     Example:
-        >>> inputs = dt.Input((784,))
-        >>> outputs = dt.layers.Dense(10, activation="softmax")(dt.layers.Dense(64, activation="relu")(inputs))
-        >>> model = dt.Model(inputs, outputs)
-        >>> class MLP(dt.Model):
-        ...     def __init__(self):
-        ...         super().__init__()
-        ...         self.hidden = dt.layers.Dense(64, activation="relu")
-        ...         self.out = dt.layers.Dense(10, activation="softmax")
-        ...     def call(self, x):
-        ...         return self.out(self.hidden(x))
+        ```python
+        inputs = dt.Input((784,))
+        outputs = dt.layers.Dense(10, activation="softmax")(dt.layers.Dense(64, activation="relu")(inputs))
+        model = dt.Model(inputs, outputs)
+        class MLP(dt.Model):
+            def __init__(self):
+                super().__init__()
+                self.hidden = dt.layers.Dense(64, activation="relu")
+                self.out = dt.layers.Dense(10, activation="softmax")
+            def call(self, x):
+                return self.out(self.hidden(x))
+        ```
     """
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):

@@ -24,9 +24,11 @@ class Sequential(Model):
     fit, evaluate, predict, summary, save) is the Model's.
 
     Example:
-        >>> model = dt.Sequential([dt.Input((64,)), dt.layers.Dense(32, activation="relu"),
-        ...                        dt.layers.Dense(10, activation="softmax")])
-        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        ```python
+        model = dt.Sequential([dt.Input((64,)), dt.layers.Dense(32, activation="relu"),
+                               dt.layers.Dense(10, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        ```
     """
 
     def __init__(self, layers=None, name=None, trainable=True, **kwargs):

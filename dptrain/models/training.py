@@ -90,7 +90,9 @@ class Trainer:
             auto_scale_loss_optimizer: accepted; dptrain trains in float32.
 
         Example:
-            >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            ```python
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            ```
         """
         if weighted_metrics is not None:
             raise NotImplementedError("compile: weighted_metrics is not supported by dptrain yet; pass the "
@@ -208,7 +210,9 @@ class Trainer:
             A `History`: `history.history` maps "loss", each metric and "val_*" to per-epoch lists.
 
         Example:
-            >>> history = model.fit(x_train, y_train, batch_size=32, epochs=10, validation_split=0.1)
+            ```python
+            history = model.fit(x_train, y_train, batch_size=32, epochs=10, validation_split=0.1)
+            ```
         """
         if _sources.is_batch_source(x, y):
             return self._fit_source(x, epochs, verbose, callbacks, validation_data, class_weight, initial_epoch,
@@ -430,7 +434,9 @@ class Trainer:
             `loss, acc = model.evaluate(x, y)` works.
 
         Example:
-            >>> loss, acc = model.evaluate(x_test, y_test, verbose=0)
+            ```python
+            loss, acc = model.evaluate(x_test, y_test, verbose=0)
+            ```
         """
         if _sources.is_batch_source(x, y):
             if current_strategy().world_size > 1:
@@ -467,7 +473,9 @@ class Trainer:
             A numpy array, or a list of arrays for a model with several outputs.
 
         Example:
-            >>> probs = model.predict(x_test, verbose=0)
+            ```python
+            probs = model.predict(x_test, verbose=0)
+            ```
         """
         if _sources.is_batch_source(x, None):
             return self._predict_source(x, steps, callbacks)
