@@ -24,10 +24,12 @@ class DataParallelStrategy:
     def comm(self):
         return self.context.communicator
 
-    def shard(self, indices):
+    def shard(self, indices, pad=True):
+        """This rank's part: every world_size-th index. Training pads by wrapping so every rank runs
+        the same number of steps; evaluation (pad=False) counts each sample exactly once."""
         n, w = len(indices), self.world_size
         per_rank = -(-n // w)
-        if per_rank * w != n:
+        if pad and per_rank * w != n:
             indices = np.concatenate([indices, indices[:per_rank * w - n]])
         return indices[self.rank::w]
 

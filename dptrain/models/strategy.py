@@ -10,7 +10,8 @@ data-parallel strategy (dptrain/distributed) registers itself with
     (`engine.random.generator()`, seeded by `ag.manual_seed`) at its start, passes it
     through `sync_seed` (a DP strategy can broadcast rank 0's), and epoch e uses
     numpy.random.default_rng([seed, e]).permutation(n). Evaluation shards
-    numpy.arange(n) the same way.
+    numpy.arange(n) the same way with pad=False: each sample counted once, shards may differ
+    in length by one (evaluation has no per-batch collective).
   - start(model, optimizer): called once per fit after the optimiser is built (and after
     BackupAndRestore has restored a backup), e.g. to broadcast weights and optimiser
     state from rank 0.
@@ -38,7 +39,7 @@ class SingleProcessStrategy:
     world_size = 1
     is_chief = True
 
-    def shard(self, indices: np.ndarray) -> np.ndarray:
+    def shard(self, indices: np.ndarray, pad: bool = True) -> np.ndarray:
         return indices
 
     def sync_seed(self, seed: int) -> int:

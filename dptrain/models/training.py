@@ -411,7 +411,7 @@ class Trainer:
         sums, count = step.new_sums(), 0
         want_begin = cbs is not None and cbs.wants("on_test_batch_begin")
         want_end = cbs is not None and cbs.wants("on_test_batch_end")
-        for b, idx in enumerate(_data.batch_indices(strategy.shard(np.arange(n)), batch_size)):
+        for b, idx in enumerate(_data.batch_indices(strategy.shard(np.arange(n), pad=False), batch_size)):
             if want_begin:
                 cbs.call("on_test_batch_begin", b, None)
             arrays = batches.take(idx)
@@ -457,7 +457,7 @@ class Trainer:
         verbose = _verbose(verbose, "evaluate")
         batch_size = _data.check_batch_size(32 if batch_size is None else batch_size)
         xs, ys, sw = self._prepare(x, y, sample_weight, None, heads)
-        steps_total = -(-len(current_strategy().shard(np.arange(len(xs[0])))) // batch_size)
+        steps_total = -(-len(current_strategy().shard(np.arange(len(xs[0])), pad=False)) // batch_size)
         bar = [ProgressBar(verbose)] if verbose and current_strategy().is_chief else []
         cbs = CallbackList(bar + check_callbacks(callbacks), self, {"verbose": verbose, "steps": steps_total})
         cbs.call("on_test_begin", None)

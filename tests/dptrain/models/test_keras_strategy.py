@@ -17,7 +17,7 @@ class Recording(SingleProcessStrategy):
         self.keep_step, self.zero_grads = keep_step, zero_grads
         self.calls = []
 
-    def shard(self, indices):
+    def shard(self, indices, pad=True):
         self.calls.append(("shard", np.array(indices)))
         return indices[self.rank::self.world_size]
 
