@@ -15,10 +15,12 @@ import numpy as np
 
 from .history import History
 from .models.callback_list import Callback, CallbackList
+from .models.progress import ProgressBar
 from .models.strategy import current_strategy
 
-__all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History",
-           "LearningRateScheduler", "ModelCheckpoint", "ReduceLROnPlateau"]
+__all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
+           "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "RemoteMonitor",
+           "TensorBoard", "TerminateOnNaN"]
 
 
 def _monitor_mode(mode, monitor, who):
@@ -108,42 +110,79 @@ class EarlyStopping(_Monitor):
 
 
 class ModelCheckpoint(_Monitor):
-    """Save the model (or only its weights) after each epoch, or only when `monitor` improves.
+    """Save the model (or only its weights) after each epoch, or every `save_freq` batches, or only
+    when `monitor` improves.
 
-    `filepath` may hold format fields filled from the epoch (1-based) and the logs,
-    e.g. "ckpt-{epoch:02d}-{val_loss:.3f}.dpt".
+    `filepath` may hold format fields filled from the epoch (1-based), the batch (1-based, when
+    saving every `save_freq` batches) and the logs, e.g. "ckpt-{epoch:02d}-{val_loss:.3f}.keras".
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
                  mode="auto", save_freq="epoch", initial_value_threshold=None):
         super().__init__(monitor, mode, 0.0, "ModelCheckpoint")
-        if save_freq != "epoch":
-            raise ValueError(f"ModelCheckpoint: only save_freq='epoch' is supported, got {save_freq!r}")
+        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, (int, np.integer))
+                                     or save_freq < 1):
+            raise ValueError(f"ModelCheckpoint: Unrecognized save_freq: {save_freq!r}. Expected save_freq are "
+                             f"'epoch' or integer values (a number of batches >= 1)")
         self.filepath = os.fspath(filepath)
         self.verbose = verbose
         self.save_best_only = bool(save_best_only)
         self.save_weights_only = bool(save_weights_only)
+        self.save_freq = save_freq
         self.best = self._initial() if initial_value_threshold is None else float(initial_value_threshold)
+        self._current_epoch = 0
+        self._batches_since_save = 0
+        self._last_batch = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        # batches seen since the last save, across epoch boundaries (batch numbers restart at 0)
+        new_epoch = self._last_batch is None or batch <= self._last_batch
+        self._batches_since_save += batch + 1 if new_epoch else batch - self._last_batch
+        self._last_batch = batch
+        if self._batches_since_save >= self.save_freq:
+            self._batches_since_save = 0
+            self._save(self._current_epoch, batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        if self.save_best_only:
-            current = self._current(logs)
-            if current is None or not self._better(current, self.best):
-                return
-            if self.verbose and current_strategy().is_chief:
-                print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {current:.5f}, "
-                      f"saving model")
-            self.best = current
-        if not current_strategy().is_chief:
-            return
+        if self.save_freq == "epoch":
+            self._save(epoch, None, logs)
+
+    def _should_save(self, epoch, logs):
+        if not self.save_best_only:
+            return True
+        current = logs.get(self.monitor)
+        if current is None:      # as Keras: warn, and save anyway
+            warnings.warn(f"ModelCheckpoint: Can save best model only with {self.monitor} available "
+                          f"(the logs have {sorted(logs)}); saving", RuntimeWarning, stacklevel=3)
+            return True
+        if not self._better(current, self.best):
+            return False
+        if self.verbose and current_strategy().is_chief:
+            print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {current:.5f}, saving model")
+        self.best = current
+        return True
+
+    def _path(self, epoch, batch, logs):
+        fields = dict(logs)
+        if batch is not None and "batch" not in logs:
+            fields["batch"] = batch + 1
         try:
-            path = self.filepath.format(epoch=epoch + 1, **logs)
+            return self.filepath.format(epoch=epoch + 1, **fields)
         except (KeyError, IndexError, ValueError) as e:
-            raise ValueError(f"ModelCheckpoint: cannot format filepath {self.filepath!r} with epoch and "
-                             f"logs {sorted(logs)}: {e}") from None
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
+            raise ValueError(f"ModelCheckpoint: cannot format filepath {self.filepath!r} with epoch"
+                             f"{', batch' if batch is not None else ''} and logs {sorted(logs)}: {e}") from None
+
+    def _save(self, epoch, batch, logs):
+        logs = logs or {}
+        if not self._should_save(epoch, logs) or not current_strategy().is_chief:
+            return
+        path = self._path(epoch, batch, logs)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         if self.save_weights_only:
             self.model.save_weights(path)
         else:
@@ -305,3 +344,94 @@ class BackupAndRestore(Callback):
     def on_train_end(self, logs=None):
         if self.delete_checkpoint and current_strategy().is_chief and os.path.exists(self.path):
             os.remove(self.path)
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions: `on_epoch_begin(epoch, logs)`, `on_epoch_end(epoch, logs)`,
+    `on_train_begin(logs)`, `on_train_end(logs)`, `on_train_batch_begin(batch, logs)`,
+    `on_train_batch_end(batch, logs)`; other hooks (`on_test_end=...`) as keyword arguments."""
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
+                 on_train_batch_begin=None, on_train_batch_end=None, **kwargs):
+        super().__init__()
+        self.__dict__.update(kwargs)
+        for name, fn in (("on_epoch_begin", on_epoch_begin), ("on_epoch_end", on_epoch_end),
+                         ("on_train_begin", on_train_begin), ("on_train_end", on_train_end),
+                         ("on_train_batch_begin", on_train_batch_begin), ("on_train_batch_end", on_train_batch_end)):
+            if fn is not None:
+                setattr(self, name, fn)
+
+    # fit calls a batch hook only on callbacks whose class defines it; these forward to the
+    # functions given (instance attributes win over them) or do nothing
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs)
+
+    def on_test_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_test_batch_end(self, batch, logs=None):
+        pass
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_predict_batch_end(self, batch, logs=None):
+        pass
+
+
+class TerminateOnNaN(Callback):
+    """Stop training when a batch's loss is NaN or infinite (raise RuntimeError with raise_error=True)."""
+
+    def __init__(self, raise_error=False):
+        super().__init__()
+        self.raise_error = bool(raise_error)
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or np.isfinite(loss):
+            return
+        if self.raise_error:
+            raise RuntimeError(f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. "
+                               f"Terminating training immediately.")
+        if current_strategy().is_chief:
+            print(f"Batch {batch}: Invalid loss, terminating training")
+        self.model.stop_training = True
+
+
+class ProgbarLogger(ProgressBar):
+    """The progress bar fit/evaluate/predict print (verbose=1: a live bar, 2: one line per epoch);
+    its verbosity comes from the call's `verbose`."""
+
+    def __init__(self):
+        super().__init__(verbose=1)
+
+    def set_params(self, params):
+        super().set_params(params)
+        verbose = params.get("verbose", 1)
+        self.verbose = 1 if verbose == "auto" else verbose
+
+    def _write(self, text):
+        if self.verbose:
+            super()._write(text)
+
+
+class _Unsupported(Callback):
+    reason = ""
+
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} is not supported by dptrain: {self.reason}")
+
+
+class RemoteMonitor(_Unsupported):
+    """Not supported: posting logs to a server (dptrain training has no network access)."""
+    reason = ("it posts the epoch logs to an HTTP server; use a LambdaCallback(on_epoch_end=...) that sends "
+              "them, or CSVLogger to keep them in a file")
+
+
+class TensorBoard(_Unsupported):
+    """Not supported: TensorBoard event files."""
+    reason = ("writing TensorBoard event files needs TensorFlow; use CSVLogger (or History.plot()) for the "
+              "training curves")

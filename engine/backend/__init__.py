@@ -31,7 +31,8 @@ KERNELS = (
     "avg_pool2d", "avg_pool2d_backward", "embedding", "embedding_grad",
     "dropout_mask", "layer_norm", "layer_norm_backward", "batch_norm", "batch_norm_backward",
     # fused optimiser updates over flat buffers
-    "sgd_update", "adam_update", "rmsprop_update",
+    "sgd_update", "adam_update", "rmsprop_update", "adagrad_update", "adadelta_update", "adamax_update",
+    "nadam_update", "lion_update",
 )
 
 numpy_backend = NumpyBackend()

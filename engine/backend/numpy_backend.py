@@ -479,3 +479,121 @@ class NumpyBackend:
             return
         tmp *= t(lr)
         p -= tmp
+
+    def adagrad_update(self, p, g, acc, lr, eps=1e-10, weight_decay=0.0, eps_inside=False):
+        """acc += g^2; p -= lr g / (sqrt(acc) + eps) (PyTorch) or lr g / sqrt(acc + eps) (Keras 3)."""
+        t = p.dtype.type
+        tmp = self.scratch(g.shape, g.dtype)
+        if weight_decay:
+            gd = self.scratch(g.shape, g.dtype, 1)
+            np.multiply(p, t(weight_decay), out=gd)
+            gd += g
+            g = gd
+        np.multiply(g, g, out=tmp)
+        acc += tmp
+        if eps_inside:
+            np.add(acc, t(eps), out=tmp)
+            np.sqrt(tmp, out=tmp)
+        else:
+            np.sqrt(acc, out=tmp)
+            tmp += t(eps)
+        np.divide(g, tmp, out=tmp)
+        tmp *= t(lr)
+        p -= tmp
+
+    def adadelta_update(self, p, g, sq, acc_delta, lr, rho=0.9, eps=1e-6, weight_decay=0.0):
+        """sq = rho sq + (1 - rho) g^2; d = sqrt(acc_delta + eps) / sqrt(sq + eps) g;
+        acc_delta = rho acc_delta + (1 - rho) d^2; p -= lr d (PyTorch's and Keras 3's form)."""
+        t = p.dtype.type
+        tmp = self.scratch(g.shape, g.dtype)
+        d = self.scratch(g.shape, g.dtype, 2)
+        if weight_decay:
+            gd = self.scratch(g.shape, g.dtype, 1)
+            np.multiply(p, t(weight_decay), out=gd)
+            gd += g
+            g = gd
+        sq *= t(rho)
+        np.multiply(g, g, out=tmp)
+        tmp *= t(1.0 - rho)
+        sq += tmp
+        np.add(acc_delta, t(eps), out=d)
+        np.sqrt(d, out=d)
+        np.add(sq, t(eps), out=tmp)
+        np.sqrt(tmp, out=tmp)
+        np.divide(d, tmp, out=d)
+        d *= g
+        acc_delta *= t(rho)
+        np.multiply(d, d, out=tmp)
+        tmp *= t(1.0 - rho)
+        acc_delta += tmp
+        d *= t(lr)
+        p -= d
+
+    def adamax_update(self, p, g, m, u, lr, beta1, beta2, eps, step, weight_decay=0.0, eps_in_max=True):
+        """m = b1 m + (1 - b1) g; u = max(b2 u, |g| + eps), p -= lr / (1 - b1^t) m / u (PyTorch);
+        without eps_in_max u = max(b2 u, |g|), p -= lr / (1 - b1^t) m / (u + eps) (Keras 3)."""
+        t = p.dtype.type
+        tmp = self.scratch(g.shape, g.dtype)
+        if weight_decay:
+            gd = self.scratch(g.shape, g.dtype, 1)
+            np.multiply(p, t(weight_decay), out=gd)
+            gd += g
+            g = gd
+        m *= t(beta1)
+        np.multiply(g, t(1.0 - beta1), out=tmp)
+        m += tmp
+        u *= t(beta2)
+        np.abs(g, out=tmp)
+        if eps_in_max:
+            tmp += t(eps)
+        np.maximum(u, tmp, out=u)
+        if eps_in_max:
+            np.divide(m, u, out=tmp)
+        else:
+            np.add(u, t(eps), out=tmp)
+            np.divide(m, tmp, out=tmp)
+        tmp *= t(lr / (1.0 - beta1 ** step))
+        p -= tmp
+
+    def nadam_update(self, p, g, m, v, beta1, beta2, eps, coef_g, coef_m, bc2, weight_decay=0.0):
+        """m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+        p -= (coef_g g + coef_m m) / (sqrt(v / bc2) + eps), the host giving
+        coef_g = lr (1 - mu_t) / (1 - prod mu_1..t), coef_m = lr mu_t+1 / (1 - prod mu_1..t+1)."""
+        t = p.dtype.type
+        tmp = self.scratch(g.shape, g.dtype)
+        num = self.scratch(g.shape, g.dtype, 2)
+        if weight_decay:
+            gd = self.scratch(g.shape, g.dtype, 1)
+            np.multiply(p, t(weight_decay), out=gd)
+            gd += g
+            g = gd
+        m *= t(beta1)
+        np.multiply(g, t(1.0 - beta1), out=tmp)
+        m += tmp
+        v *= t(beta2)
+        np.multiply(g, g, out=tmp)
+        tmp *= t(1.0 - beta2)
+        v += tmp
+        np.multiply(g, t(coef_g), out=num)
+        np.multiply(m, t(coef_m), out=tmp)
+        num += tmp
+        np.sqrt(v, out=tmp)
+        tmp *= t(1.0 / math.sqrt(bc2))
+        tmp += t(eps)
+        np.divide(num, tmp, out=num)
+        p -= num
+
+    def lion_update(self, p, g, m, lr, beta1=0.9, beta2=0.99, weight_decay=0.0):
+        """p *= 1 - lr wd; p -= lr sign(b1 m + (1 - b1) g); m = b2 m + (1 - b2) g (decoupled decay)."""
+        t = p.dtype.type
+        tmp = self.scratch(g.shape, g.dtype)
+        if weight_decay:
+            p *= t(1.0 - lr * weight_decay)
+        np.multiply(m, t(beta1), out=tmp)
+        tmp += t(1.0 - beta1) * g
+        np.sign(tmp, out=tmp)
+        tmp *= t(lr)
+        p -= tmp
+        m *= t(beta2)
+        np.multiply(g, t(1.0 - beta2), out=tmp)
+        m += tmp

@@ -29,7 +29,8 @@ _HOST = NumpyBackend()
 # Kernels that route themselves: creation kernels (the dtype decides) and in-place ones
 # (the destination decides: writing into a host copy of a device array would be lost).
 _SELF_ROUTED = frozenset({"asarray", "to_numpy", "zeros", "full", "astype", "split_views", "copy_into", "add_into",
-                          "sgd_update", "adam_update", "rmsprop_update", "dropout_mask", "one_hot"})
+                          "sgd_update", "adam_update", "rmsprop_update", "dropout_mask", "one_hot",
+                          "adagrad_update", "adadelta_update", "adamax_update", "nadam_update", "lion_update"})
 
 
 def _on_device(args) -> bool:

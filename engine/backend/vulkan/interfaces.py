@@ -46,9 +46,15 @@ POOL_GRAD = _iface("pool_grad", 3, (2,), "15I", (0, 2))
 SGD = _iface("sgd", 3, (0, 2), "4IfffI")
 ADAM = _iface("adam", 4, (0, 2, 3), "5I7fI")
 RMSPROP = _iface("rmsprop", 5, (0, 2, 3, 4), "7I5f")
+ADAGRAD = _iface("adagrad", 3, (0, 2), "5I3f")
+ADADELTA = _iface("adadelta", 4, (0, 2, 3), "5I4f")
+ADAMAX = _iface("adamax", 4, (0, 2, 3), "6I5f")
+NADAM = _iface("nadam", 4, (0, 2, 3), "5I7f")
+LION = _iface("lion", 3, (0, 2), "4I4f")
 
 ALL = (UNARY, BINARY, STRIDED, GATHER, SEGSUM, FILL, ONE_HOT, REDUCE, MATMUL, SOFTMAX, LAYER_NORM,
-       LAYER_NORM_GRAD, IM2COL, COL2IM, POOL, POOL_GRAD, SGD, ADAM, RMSPROP)
+       LAYER_NORM_GRAD, IM2COL, COL2IM, POOL, POOL_GRAD, SGD, ADAM, RMSPROP, ADAGRAD, ADADELTA, ADAMAX, NADAM,
+       LION)
 
 # op codes (must match the constants in the .comp files)
 U_COPY, U_NEG, U_SCALE, U_EXP, U_LOG, U_SQRT, U_ABS, U_SIGN, U_RELU, U_SIGMOID, U_TANH, U_GELU_TANH, \

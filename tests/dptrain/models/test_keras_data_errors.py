@@ -117,7 +117,7 @@ def test_integer_inputs_and_token_ranges(rng):
 
 
 @pytest.mark.parametrize("kwargs,pattern", [
-    ({"optimizer": "adamax", "loss": "mse"}, "unknown optimizer 'adamax'"),
+    ({"optimizer": "ftrl", "loss": "mse"}, "unknown optimizer 'ftrl'"),
     ({"optimizer": "sgd", "loss": "hinge"}, "unknown loss 'hinge'"),
     ({"optimizer": "sgd", "loss": "mse", "metrics": ["f1"]}, "unknown metric 'f1'"),
     ({"optimizer": "sgd"}, "loss is required"),
