@@ -445,6 +445,7 @@ class Trainer:
             src = _sources.BatchSource(x, "x", None if steps is None else _nonneg_int(steps, "steps", "evaluate"))
             bx, by, _ = _sources.split_batch(src.peek(), "x")
             heads = self._ready(bx, "evaluate")
+            self._prepare(bx, by, None, None, heads)      # checks the first batch (and binds the heads)
             cbs = CallbackList(check_callbacks(callbacks), self, {"verbose": verbose})
             cbs.call("on_test_begin", None)
             logs = self._evaluate_source(src, heads)
