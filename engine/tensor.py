@@ -116,7 +116,19 @@ class Tensor:
     def __pow__(self, o): return _ops.pow(self, o)
     def __rpow__(self, o): return _ops.pow(o, self)
     def __neg__(self): return _ops.neg(self)
+    def __abs__(self): return _ops.abs(self)
     def __getitem__(self, index): return _ops.getitem(self, index)
+
+    # comparisons give boolean masks, computed on the host, without gradient (as torch's do).
+    # == stays identity: tensors live in lists and dicts, whose lookups use it.
+    def _compare(self, o, fn):
+        other = o.numpy() if isinstance(o, Tensor) else np.asarray(o)
+        return Tensor(np.asarray(fn(self.numpy(), other)))
+
+    def __lt__(self, o): return self._compare(o, np.less)
+    def __le__(self, o): return self._compare(o, np.less_equal)
+    def __gt__(self, o): return self._compare(o, np.greater)
+    def __ge__(self, o): return self._compare(o, np.greater_equal)
 
     @property
     def T(self): return _ops.transpose(self)

@@ -127,3 +127,33 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f"Input: batch_size must be a positive integer, got {batch_size!r}")
     return InputLayer(shape=shape, dtype=dtype or "float32", name=name)._inbound_nodes[0].outputs[0]
+
+
+def _operator(name, reflected=False):
+    """KerasTensor arithmetic as in Keras: `a * b`, `x + 1`, `-x` record the matching dt.ops op."""
+    def method(self, *other):
+        from .. import ops
+        fn = getattr(ops, name)
+        if not other:
+            return fn(self)
+        return fn(other[0], self) if reflected else fn(self, other[0])
+    method.__name__ = f"__{name}__"
+    return method
+
+
+for _dunder, _op_name in (("add", "add"), ("sub", "subtract"), ("mul", "multiply"), ("truediv", "divide"),
+                          ("floordiv", "floor_divide"), ("mod", "mod"), ("pow", "power"), ("matmul", "matmul"),
+                          ("gt", "greater"), ("ge", "greater_equal"), ("lt", "less"), ("le", "less_equal")):
+    setattr(KerasTensor, f"__{_dunder}__", _operator(_op_name))
+    if _dunder not in ("gt", "ge", "lt", "le"):
+        setattr(KerasTensor, f"__r{_dunder}__", _operator(_op_name, reflected=True))
+KerasTensor.__neg__ = _operator("negative")
+KerasTensor.__abs__ = _operator("abs")
+
+
+def _getitem(self, index):
+    from .getitem import GetItem
+    return GetItem(index)(self)
+
+
+KerasTensor.__getitem__ = _getitem

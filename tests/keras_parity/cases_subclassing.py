@@ -179,3 +179,34 @@ def case_functional_model_using_a_subclassed_layer_block_trains(K):
     x, y = data(6, 4), data(6, 1, seed=2)
     m.fit(x, y, batch_size=3, epochs=1, shuffle=False, verbose=0)
     return m.get_weights()
+
+
+@case()
+def case_keras_tensor_arithmetic_in_a_functional_model(K):
+    a, b = K.Input((3,)), K.Input((3,))
+    mixed = (a * b + 1.0) - a / 2.0
+    out = K.layers.Dense(2)(-mixed)
+    m = seed_weights(K.Model([a, b], out))
+    return {"shape": shape_of(mixed), "p": m.predict([data(4, 3), data(4, 3, seed=2)], verbose=0)}
+
+
+@case()
+def case_keras_tensor_slicing_in_a_functional_model(K):
+    inp = K.Input((5, 3))
+    last = inp[:, -1, :2]
+    m = seed_weights(K.Model(inp, K.layers.Dense(1)(last)))
+    return {"shape": shape_of(last), "p": m.predict(data(3, 5, 3), verbose=0)}
+
+
+@case()
+def case_custom_layer_using_tensor_comparison_and_where(K):
+    from_ops = K.ops
+
+    class PosPart(K.layers.Layer):
+        def call(self, x):
+            return from_ops.where(x > 0, x, from_ops.zeros_like(x))
+    m = seed_weights(K.Sequential([K.Input((4,)), K.layers.Dense(3), PosPart(), K.layers.Dense(1)]))
+    m.compile(optimizer=K.optimizers.SGD(learning_rate=0.1), loss="mse")
+    x, y = data(6, 4), data(6, 1, seed=3)
+    m.fit(x, y, batch_size=6, epochs=1, shuffle=False, verbose=0)
+    return m.get_weights()

@@ -149,3 +149,25 @@ def test_input_keras_arguments():
 def test_keras_applications_is_out_of_scope_with_a_clear_error():
     with pytest.raises(NotImplementedError, match="out of dptrain's scope"):
         dt.applications.ResNet50(weights="imagenet")
+
+
+def test_keras_tensor_operators_and_slices_build_graphs_that_save(tmp_path, rng):
+    a, b = dt.Input((4, 3)), dt.Input((3,))
+    h = a[:, -1, :] * b + 2.0
+    m = dt.Model([a, b], L.Dense(1)(-h))
+    xa, xb = rng.standard_normal((5, 4, 3)).astype(np.float32), rng.standard_normal((5, 3)).astype(np.float32)
+    k, c = m.get_weights()
+    want = -(xa[:, -1, :] * xb + 2.0) @ k + c
+    np.testing.assert_allclose(m.predict([xa, xb], verbose=0), want, rtol=1e-5, atol=1e-6)
+    m.save(tmp_path / "m.dpt")
+    np.testing.assert_allclose(dt.load_model(tmp_path / "m.dpt").predict([xa, xb], verbose=0), want, rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_tensor_comparisons_are_masks_without_gradient():
+    x = dt.ag.param(np.array([-1.0, 0.0, 2.0], np.float32))
+    mask = x > 0
+    assert mask.dtype == np.bool_ and not mask.requires_grad
+    np.testing.assert_array_equal(mask.numpy(), [False, False, True])
+    np.testing.assert_array_equal((x <= 0).numpy(), [True, True, False])
+    assert x in [x] and x != dt.ag.tensor(np.zeros(3))     # == stays identity
