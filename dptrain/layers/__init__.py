@@ -3,6 +3,7 @@ from .base import Layer, register
 from .conv import Conv1D, Conv2D, GlobalAveragePooling2D, MaxPooling2D
 from .core import Activation, Dense, Dropout, Flatten
 from .embedding import Embedding
+from .getitem import GetItem  # noqa: F401  (registered: graphs slicing a KerasTensor load)
 from .input import Input, InputLayer, KerasTensor
 from .merge import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
