@@ -15,14 +15,18 @@ In the tree, numpy arrays and Tensors are msgpack extension objects holding the
 array's index (numpy scalars likewise, restored as numpy scalars); None, bools,
 ints, floats, strings, bytes, lists and dicts with str/int keys are msgpack
 values. Tuples come back as lists. Writes are atomic: a temp file in the same
-directory, fsync, os.replace.
+directory (`.<file>.tmp-<host>-<pid>-XXXX.tmp`), fsync, os.replace. The temp file is
+removed on any error; one left by a killed writer is removed by the next save of the file.
 """
 from __future__ import annotations
 
 import errno
 import os
+import re
+import socket
 import struct
 import tempfile
+import time
 import zlib
 
 import msgpack
@@ -36,6 +40,7 @@ _PREFIX = struct.Struct("<8sIIIIQ")
 _ALIGN = 64
 _EXT_ARRAY, _EXT_SCALAR = 1, 2
 _MAX_DEPTH = 256
+STALE_TEMP_S = 3600.0  # a temp file of another host's save, untouched this long, is abandoned
 
 
 class CorruptFileError(ValueError):
@@ -110,7 +115,8 @@ def save(state, path):
     header = msgpack.packb({"tree": tree, "arrays": metas}, use_bin_type=True)
     head_end = _PREFIX.size + len(header)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    _remove_stale_temps(directory, os.path.basename(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=_temp_prefix(os.path.basename(path)), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(b"\0" * _PREFIX.size)
@@ -142,6 +148,52 @@ def save(state, path):
             pass
         raise
     _fsync_dir(directory)
+
+
+def _host_tag():
+    return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "host"
+
+
+def _temp_prefix(base):
+    """`.<file>.tmp-<host>-<pid>-`: a later save can tell whose temp file it finds."""
+    return f".{base}.tmp-{_host_tag()}-{os.getpid()}-"
+
+
+def _remove_stale_temps(directory, base):
+    """Temp files of earlier saves of this file whose writer is gone (killed mid-save): on this
+    host, when the pid in the name is dead; from another host (a shared filesystem), when
+    untouched for STALE_TEMP_S. A save in progress keeps its file."""
+    pattern = re.compile(re.escape(f".{base}.tmp-") + r"(?P<host>.+)-(?P<pid>\d+)-[A-Za-z0-9_]+\.tmp")
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    here, now = _host_tag(), time.time()
+    for name in names:
+        m = pattern.fullmatch(name)
+        if not m:
+            continue
+        full = os.path.join(directory, name)
+        try:
+            if m.group("host") == here:
+                pid = int(m.group("pid"))
+                if pid == os.getpid() or _pid_alive(pid):
+                    continue
+            elif now - os.stat(full).st_mtime < STALE_TEMP_S:
+                continue
+            os.unlink(full)
+        except OSError:
+            pass
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # alive, someone else's
+        return True
+    return True
 
 
 def _fsync_dir(directory):

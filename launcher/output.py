@@ -18,26 +18,40 @@ def _binary(stream: IO) -> BinaryIO:
 
 
 class OutputRouter:
-    """Shared sinks; one lock keeps lines of different workers from interleaving."""
+    """Shared sinks; one lock keeps lines of different workers from interleaving.
+
+    `routes` (one per entry of `ranks`, objects with out_console/out_log/err_console/err_log)
+    say where each stream goes; by default everything goes to the console, and to the log
+    when there is a log directory.
+    """
 
     def __init__(self, log_dir: Optional[str], ranks: list[int],
-                 stdout: Optional[IO] = None, stderr: Optional[IO] = None):
+                 stdout: Optional[IO] = None, stderr: Optional[IO] = None, routes=None):
         self._lock = threading.Lock()
         self._stdout = _binary(stdout or sys.stdout)
         self._stderr = _binary(stderr or sys.stderr)
         self._logs: dict[int, BinaryIO] = {}
+        self._routes: dict[tuple[int, bool], tuple[bool, bool]] = {}
+        for i, rank in enumerate(ranks):
+            r = routes[i] if routes is not None else None
+            log = log_dir is not None
+            self._routes[(rank, False)] = (r.out_console, r.out_log and log) if r else (True, log)
+            self._routes[(rank, True)] = (r.err_console, r.err_log and log) if r else (True, log)
         if log_dir is not None:
             os.makedirs(log_dir, exist_ok=True)
             for rank in ranks:
-                self._logs[rank] = open(os.path.join(log_dir, f"rank_{rank}.log"), "wb")
+                if self._routes[(rank, False)][1] or self._routes[(rank, True)][1]:
+                    self._logs[rank] = open(os.path.join(log_dir, f"rank_{rank}.log"), "wb")
 
     def worker_line(self, rank: int, line: bytes, is_stderr: bool) -> None:
         if not line.endswith(b"\n"):
             line += b"\n"
+        console_on, log_on = self._routes.get((rank, is_stderr), (True, True))
         console = self._stderr if is_stderr else self._stdout
         with self._lock:
-            _write(console, b"[rank %d] " % rank + line)
-            log = self._logs.get(rank)
+            if console_on:
+                _write(console, b"[rank %d] " % rank + line)
+            log = self._logs.get(rank) if log_on else None
             if log is not None:
                 _write(log, line)
 

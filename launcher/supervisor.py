@@ -12,17 +12,16 @@ from .job import JobSpec, free_port, worker_env
 from .output import OutputRouter
 from .workers import Worker
 
-POLL_S = 0.05
 KILL_WAIT_S = 5.0      # after SIGKILL: the kernel needs a moment to reap
 OUTPUT_WAIT_S = 2.0    # for the pumps to drain what a finished worker wrote
 EXIT_TIMEOUT = 124
-FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @dataclass
 class Outcome:
     kind: str                          # "success", "failure", "signal" or "timeout"
-    worker: Optional[Worker] = None    # the failed worker, for "failure"
+    worker: Optional[Worker] = None    # the first worker that failed (non-zero exit), for "failure"
+    root: Optional[Worker] = None      # the root cause: the first to fail, or to exit 0 before that
 
 
 def signal_name(sig: int) -> str:
@@ -41,7 +40,9 @@ class Supervisor:
         self._hurry = False  # a second signal: skip the grace period
 
     def run(self) -> int:
-        previous = {s: signal.signal(s, self._on_signal) for s in FORWARDED_SIGNALS}
+        # torchrun's set by default: SIGTERM, SIGINT, SIGHUP (an ssh session dropped) and SIGQUIT
+        # each stop the job, and the workers get the grace period before SIGKILL.
+        previous = {s: signal.signal(s, self._on_signal) for s in self.spec.signals}
         try:
             return self._run()
         finally:
@@ -82,7 +83,7 @@ class Supervisor:
             if outcome.kind == "timeout":
                 self.router.message(f"dptrain-launch: job exceeded --timeout {spec.timeout:g} s; all workers stopped")
                 return EXIT_TIMEOUT
-            self.router.message(self._root_cause(outcome.worker))
+            self.router.message(self._root_cause(outcome.root, outcome.worker))
             if self._signal is not None:  # asked to stop while tearing down: no restart
                 return 128 + self._signal
             if restart >= spec.max_restarts:
@@ -103,21 +104,23 @@ class Supervisor:
             workers.append(Worker(spec.rank_of(local_rank), local_rank, spec.command, env, self.router))
 
     def _watch(self, workers: list[Worker], deadline: Optional[float]) -> Outcome:
+        poll = self.spec.monitor_interval
         while True:
             if self._signal is not None:
                 return Outcome("signal")
-            running = False
-            for w in workers:
-                rc = w.poll()
-                if rc is None:
-                    running = True
-                elif rc != 0:
-                    return Outcome("failure", w)
-            if not running:
+            done = [w for w in workers if w.done]
+            failed = [w for w in done if w.proc.returncode != 0]
+            if failed:
+                first = min(failed, key=lambda w: w.exited_at)
+                # a rank that left early (exit 0 while the others ran on) counts as a failure
+                # when one follows: the others usually fail because it is gone
+                root = min((w for w in done if w.exited_at <= first.exited_at), key=lambda w: w.exited_at)
+                return Outcome("failure", first, root)
+            if len(done) == len(workers):
                 return Outcome("success")
             if deadline is not None and time.monotonic() >= deadline:
                 return Outcome("timeout")
-            time.sleep(POLL_S)
+            time.sleep(poll)
 
     def _stop(self, workers: list[Worker], first_signal: int) -> None:
         """`first_signal` to every group, SIGKILL after the grace period, then reap."""
@@ -126,7 +129,7 @@ class Supervisor:
                 w.signal_group(first_signal)
         grace_end = time.monotonic() + self.spec.grace_period
         while any(w.poll() is None for w in workers) and time.monotonic() < grace_end and not self._hurry:
-            time.sleep(POLL_S)
+            time.sleep(0.05)
         # SIGKILL every group, also those whose leader is gone: children it left behind in
         # its group die too. The leader exited moments ago, so its pid (the group id) has
         # not been handed to a new group.
@@ -134,7 +137,7 @@ class Supervisor:
             w.signal_group(signal.SIGKILL)
         kill_end = time.monotonic() + KILL_WAIT_S
         while any(w.poll() is None for w in workers) and time.monotonic() < kill_end:
-            time.sleep(POLL_S / 5)
+            time.sleep(0.01)
         for w in workers:
             w.wait_output(OUTPUT_WAIT_S)
 
@@ -145,19 +148,26 @@ class Supervisor:
             return f"was killed by {signal_name(-rc)} (exit code {w.exit_code})"
         return f"exited with code {rc}"
 
-    def _root_cause(self, w: Worker) -> str:
+    def _root_cause(self, w: Worker, failed: Worker) -> str:
         rc = w.proc.returncode
         if rc < 0:
-            status = f"  signal:     {signal_name(-rc)} (exit code {w.exit_code})"
+            status = [f"  signal:     {signal_name(-rc)} (exit code {w.exit_code})"]
+        elif rc == 0:
+            status = ["  exit code:  0, while the other ranks were still running (an early exit fails the job)"]
         else:
-            status = f"  exit code:  {rc}"
+            status = [f"  exit code:  {rc}"]
+        if failed is not w:
+            status.append(f"  then:       rank {failed.rank} {self._how(failed)}")
         tail = w.stderr_tail()
         lines = [
             "=" * 24 + " dptrain-launch: root cause " + "=" * 24,
             f"  rank:       {w.rank} (local rank {w.local_rank} on node {self.spec.node_rank}, pid {w.pid})",
-            status,
+            *status,
             f"  last {len(tail)} lines of its stderr:" if tail else "  (it wrote nothing to stderr)",
             *("    " + line for line in tail),
-            "=" * 76,
         ]
+        if failed is not w and failed.stderr_tail():
+            lines.append(f"  last lines of rank {failed.rank}'s stderr:")
+            lines += ["    " + line for line in failed.stderr_tail()]
+        lines.append("=" * 76)
         return "\n".join(lines)

@@ -6,6 +6,7 @@ import ctypes
 import os
 import signal
 import subprocess
+import threading
 import time
 from typing import Callable, Mapping, Optional, Sequence
 
@@ -50,6 +51,19 @@ class Worker:
         self._err = StreamPump(self.proc.stderr, rank, router, is_stderr=True)
         self._out.start()
         self._err.start()
+        # When it exited, to the moment: the first of several failures is the root cause.
+        self.exited_at: Optional[float] = None
+        self._waiter = threading.Thread(target=self._wait, name=f"rank{rank}-wait", daemon=True)
+        self._waiter.start()
+
+    def _wait(self) -> None:
+        self.proc.wait()
+        self.exited_at = time.monotonic()
+
+    @property
+    def done(self) -> bool:
+        """Exited, with its exit time recorded."""
+        return self.exited_at is not None
 
     @property
     def pid(self) -> int:

@@ -14,6 +14,10 @@ Environment knobs (all optional):
     DPTRAIN_SHM_BLOCK_KB=N   shared-memory block size (default 4096; rank 0's wins)
     DPTRAIN_TRANSPORT=tcp    sockets over tcp even on one host (default: ipc
                              there, tcp across hosts); "ipc" forces ipc
+    DPTRAIN_CURVE=0|1        ZeroMQ CURVE on the tcp sockets (default: on when
+                             MASTER_ADDR is not loopback); see curve.py
+    DPTRAIN_MASTER_PORT=P    rank 0's rendezvous port (default MASTER_PORT, and
+                             MASTER_PORT + 1 under torchrun)
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from typing import List, Mapping, Optional
 import numpy as np
 
 from launcher.env import ALLOW_MIXED_DEVICES, read_worker_env
+from launcher.secret import job_secret
 
 from .communicator import Communicator, SingleProcessCommunicator
 
@@ -56,8 +61,10 @@ def init(timeout: float = 60.0, env: Optional[Mapping[str, str]] = None) -> Cont
     """Join the job described by the environment (or `env`) and return its context.
 
     World size 1 needs no sockets. Otherwise rank 0 serves the rendezvous on
-    MASTER_ADDR:MASTER_PORT and every rank connects to every other; `timeout`
-    bounds the rendezvous and every later wait for a peer. Calling init again
+    MASTER_ADDR:MASTER_PORT (MASTER_PORT + 1 under torchrun, whose agent holds
+    MASTER_PORT; DPTRAIN_MASTER_PORT overrides both) and every rank connects to
+    every other; `timeout` bounds the rendezvous and every later wait for a peer.
+    The job secret comes from `launcher.secret.job_secret`. Calling init again
     returns the existing context.
     """
     global _current, _lazy
@@ -71,11 +78,15 @@ def init(timeout: float = 60.0, env: Optional[Mapping[str, str]] = None) -> Cont
             comm: Communicator = SingleProcessCommunicator()
         else:
             from .zmq_comm import ZmqCommunicator
-            comm = ZmqCommunicator(w.rank, w.world_size, token=w.job_token,
-                                   master_addr=w.master_addr, master_port=w.master_port,
-                                   timeout=timeout,
-                                   transport=environ.get(TRANSPORT_VAR, "") or "auto",
-                                   backend=_backend_kind())
+            secret = job_secret(w, timeout)  # never empty; the error says how to give one
+            try:
+                comm = ZmqCommunicator(w.rank, w.world_size, token=secret.token,
+                                       master_addr=w.master_addr, master_port=w.master_port,
+                                       timeout=timeout,
+                                       transport=environ.get(TRANSPORT_VAR, "") or "auto",
+                                       backend=_backend_kind())
+            finally:
+                secret.release()  # every rank has joined (or none will): the file may go
         ctx = Context(w.rank, w.world_size, w.local_rank, w.local_world_size, w.device or "cpu", comm, w.source)
         _check_one_backend(ctx, environ)
         if _current is not None:

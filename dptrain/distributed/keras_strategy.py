@@ -60,8 +60,15 @@ class DataParallelStrategy:
     def reduce_metrics(self, sums, count):
         """Global sums and count; also, at each epoch's end, checks that the weights agree on every rank."""
         keys = list(sums)   # the same insertion order on every rank
-        vec = np.array([float(count)] + [float(sums[k]) for k in keys], np.float64)
+        # a value is a float (a loss sum) or an array (a metric's state: counts, totals, histograms)
+        parts = [np.asarray(sums[k], np.float64).ravel() for k in keys]
+        vec = np.concatenate([np.array([float(count)])] + parts)
         total = self.comm.all_reduce(vec, op="sum")
         for d in self._dopt.values():
             d.check_weights()
-        return {k: float(v) for k, v in zip(keys, total[1:])}, float(total[0])
+        out, i = {}, 1
+        for k, p in zip(keys, parts):
+            seg = total[i:i + p.size]
+            i += p.size
+            out[k] = float(seg[0]) if np.ndim(sums[k]) == 0 else seg.reshape(np.shape(sums[k]))
+        return out, float(total[0])

@@ -7,7 +7,9 @@ socket reports a peer's connection going away (its process gone, or ZeroMQ
 heartbeats lost), which turns a wait on that peer into `PeerLost` within
 about a second instead of at the timeout. Messages without the job's token or
 that cannot be parsed are dropped and counted. A rank that fails a collective
-tells its peers ("abort"), so that every rank raises instead of waiting.
+tells its peers ("abort"), so that every rank raises instead of waiting. With
+`curve` keys, tcp endpoints use ZeroMQ CURVE (see curve.py): a peer without the
+job's keys never completes a connection.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from . import endpoints, wire
+from .curve import CURVE_OVERHEAD, CurveKeys
 from .errors import CollectiveError, CollectiveTimeout, DesyncError, PeerLost, RendezvousTimeout
 
 # Far above the number of messages the algorithms keep in flight to one peer
@@ -73,12 +76,14 @@ class Mesh:
     def __init__(self, rank: int, world_size: int, token: bytes, *, timeout: float,
                  master_addr: str, master_port: int, transport: str = "auto",
                  heartbeat_ivl: float = 1.0, heartbeat_timeout: Optional[float] = None,
-                 linger: float = 2.0, max_message_bytes: int = 1 << 20):
+                 linger: float = 2.0, max_message_bytes: int = 1 << 20,
+                 curve: Optional[CurveKeys] = None):
         if transport not in ("auto", "ipc", "tcp"):
             raise ValueError(f"transport must be 'auto', 'ipc' or 'tcp', not {transport!r}")
         self.rank, self.world_size, self.token = rank, world_size, token
         self.timeout = float(timeout)
         self.transport = transport
+        self.curve = curve  # CURVE on the tcp endpoints (ipc keeps its file permissions)
         hb_timeout = heartbeat_timeout if heartbeat_timeout is not None else min(max(self.timeout, 3.0), 10.0)
         self._hb = (int(heartbeat_ivl * 1000), int(hb_timeout * 1000))
         self._linger_ms = int(linger * 1000)
@@ -99,8 +104,10 @@ class Mesh:
         self.pull = self.ctx.socket(zmq.PULL)
         _set_common(self.pull, 0, *self._hb)
         # No frame of ours is larger (payloads are cut into pieces, headers are small):
-        # a connection announcing more is dropped by ZeroMQ before it allocates it.
-        self.pull.setsockopt(zmq.MAXMSGSIZE, max(int(max_message_bytes), wire.MAX_HEADER_BYTES))
+        # a connection announcing more is dropped by ZeroMQ before it allocates it. Under
+        # CURVE the limit applies to the encrypted frame, a few bytes longer.
+        limit = max(int(max_message_bytes), wire.MAX_HEADER_BYTES)
+        self.pull.setsockopt(zmq.MAXMSGSIZE, limit + (CURVE_OVERHEAD if curve is not None else 0))
         self.poller = zmq.Poller()
         self.poller.register(self.pull, zmq.POLLIN)
         try:
@@ -112,6 +119,8 @@ class Mesh:
                 ip = endpoints.route_address(master_addr, master_port)
                 url = endpoints.tcp_url(ip, "*")
                 self.pull.setsockopt(zmq.IPV6, endpoints.is_ipv6_url(url))
+                if curve is not None:  # after the ipc bind: only the tcp listener is a CURVE server
+                    curve.serve(self.pull)
                 self.pull.bind(url)
                 self.tcp_url = self.pull.getsockopt_string(zmq.LAST_ENDPOINT)
         except Exception:
@@ -147,6 +156,8 @@ class Mesh:
             self.push[p], self._mon[mon], self._up[p] = s, p, False
             self.poller.register(mon, zmq.POLLIN)
             s.setsockopt(zmq.IPV6, endpoints.is_ipv6_url(url))
+            if self.curve is not None and url.startswith("tcp://"):
+                self.curve.client(s)
             s.connect(url)
             self.peer_urls[p] = url
         while not all(self._up.values()):

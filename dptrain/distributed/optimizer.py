@@ -135,7 +135,7 @@ class DistributedOptimizer:
         comm = self.comm
         K = _backend.current
         world = comm.world_size
-        reduced_all, total_sq = [], 0.0
+        reduced_all, amax = [], 0.0
         self.last_loss = None
         for i, dt in enumerate(opt.dtypes):
             flat = opt.flat_grads(dt)
@@ -149,15 +149,24 @@ class DistributedOptimizer:
             if send is not host:
                 self.last_loss = float(reduced[0]) / world
                 reduced = reduced[1:]
-            # a non-finite value anywhere makes the sum of squares non-finite; numpy's pairwise
-            # float64 sum (not BLAS) gives the same bits, hence the same decisions, on every rank
-            squares = self._buffer(("sq", dt), reduced.shape[0], dt)
-            np.square(reduced, out=squares)
-            total_sq += float(squares.sum(dtype=np.float64))
+            if reduced.size:  # max / min see a NaN or an infinity anywhere
+                hi, lo = float(reduced.max()), float(reduced.min())
+                amax = max(amax, max(abs(hi), abs(lo)) if np.isfinite(hi) and np.isfinite(lo) else np.inf)
             reduced_all.append((flat, host, reduced))
-        if not np.isfinite(total_sq):
+        if not np.isfinite(amax):
             bad_local = any(not np.isfinite(h).all() for _, h, _ in reduced_all)
-            return self._nonfinite(comm, bad_local)
+            return self._nonfinite(comm, bad_local, [r.dtype for _, _, r in reduced_all])
+        # The norm is amax * sqrt(sum((g / amax)^2)) in float64: no square can overflow, so a
+        # finite gradient of any size has a finite norm. numpy's pairwise sum (not BLAS) gives
+        # the same bits, hence the same decisions, on every rank.
+        total_sq = 0.0
+        if amax > 0:
+            inv = np.float64(1.0 / amax)
+            for _, _, reduced in reduced_all:
+                scaled = self._buffer(("sq", reduced.dtype), reduced.shape[0], np.float64)
+                np.multiply(reduced, inv, out=scaled)
+                np.square(scaled, out=scaled)
+                total_sq += float(scaled.sum())
         if world > 1:
             inv = 1.0 / world
             for flat, host, reduced in reduced_all:
@@ -165,7 +174,7 @@ class DistributedOptimizer:
                     np.multiply(reduced, flat.dtype.type(inv), out=flat)
                 else:
                     K.copy_into(flat, K.asarray(reduced * reduced.dtype.type(inv)))
-        norm = float(np.sqrt(total_sq)) / world
+        norm = amax * float(np.sqrt(total_sq)) / world
         self.last_norm = norm
         if self.max_norm is not None and norm > self.max_norm:
             scale = self.max_norm / (norm + 1e-6)
@@ -180,13 +189,18 @@ class DistributedOptimizer:
             buf = self._buffers[key] = np.empty(n, dtype)
         return buf
 
-    def _nonfinite(self, comm, bad_local):
+    def _nonfinite(self, comm, bad_local, dtypes):
         flags = comm.all_gather(np.array([1 if bad_local else 0], np.int32)) if comm.world_size > 1 \
-            else [np.array([1])]
+            else [np.array([1 if bad_local else 0])]
         ranks = [r for r, f in enumerate(flags) if int(f[0])]
+        if ranks:
+            what = f"non-finite gradient on rank(s) {ranks}"
+        else:  # every rank's own gradients are finite: their sum is not
+            names = "/".join(sorted({np.dtype(d).name for d in dtypes}))
+            what = (f"gradients are finite on every rank but their sum over the {comm.world_size} "
+                    f"rank(s) overflows {names}")
         if self.on_nonfinite == "raise":
-            raise NonFiniteGradientError(f"DistributedOptimizer: non-finite gradient on rank(s) {ranks} "
-                                         f"at step {self.steps}")
+            raise NonFiniteGradientError(f"DistributedOptimizer: {what} at step {self.steps}")
         self.skipped.append((self.steps, ranks))
         self.steps += 1
         return False

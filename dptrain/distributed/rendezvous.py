@@ -4,7 +4,8 @@ Rank 0 serves a ROUTER socket on MASTER_ADDR:MASTER_PORT. Every other rank
 connects a DEALER (ZeroMQ keeps retrying the connect while rank 0 is not up
 yet), says "hello" with its endpoints, and gets back the table of all ranks.
 Both sides give up after the timeout, naming what never arrived; rank 0 tells
-the ranks that did arrive which ranks were missing.
+the ranks that did arrive which ranks were missing. With `curve` keys both
+sockets use ZeroMQ CURVE.
 """
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from typing import List, Optional, Tuple
 
 import zmq
 
+from launcher.env import RDZV_PORT
+
 from . import endpoints, wire
+from .curve import CurveKeys
 from .errors import CollectiveError, RendezvousTimeout
 
 HELLO, WELCOME, TABLE, FAILED = "hello", "welcome", "table", "rendezvous_failed"
@@ -53,7 +57,8 @@ def _check_info(info, rank: int, me: int) -> dict:
 
 
 def serve(ctx: zmq.Context, *, world_size: int, token: bytes, master_addr: str, master_port: int,
-          info: dict, timeout: float, counter: Counter) -> Tuple[List[dict], zmq.Socket]:
+          info: dict, timeout: float, counter: Counter,
+          curve: Optional[CurveKeys] = None) -> Tuple[List[dict], zmq.Socket]:
     """Rank 0: collect every rank's endpoints and hand out the table. Returns the
     table and the still-open socket (close it once the data plane is up)."""
     url = endpoints.rendezvous_bind_url(master_addr, master_port)
@@ -61,11 +66,14 @@ def serve(ctx: zmq.Context, *, world_size: int, token: bytes, master_addr: str, 
     sock.setsockopt(zmq.MAXMSGSIZE, wire.MAX_HEADER_BYTES)  # hellos are small
     # IPv6 only for an IPv6 MASTER_ADDR (then "*" also covers IPv4)
     sock.setsockopt(zmq.IPV6, int(":" in endpoints.resolve(master_addr)))
+    if curve is not None:
+        curve.serve(sock)
     try:
         sock.bind(url)
     except zmq.ZMQError as e:
         sock.close(0)
-        raise CollectiveError(f"cannot serve rendezvous on {url}: {e} (is MASTER_PORT in use?)",
+        raise CollectiveError(f"cannot serve rendezvous on {url}: {e} (is the port in use? "
+                              f"set {RDZV_PORT} to choose dptrain's rendezvous port)",
                               rank=0, op="rendezvous") from None
     table: List[Optional[dict]] = [None] * world_size
     table[0] = dict(info)
@@ -123,7 +131,8 @@ def serve(ctx: zmq.Context, *, world_size: int, token: bytes, master_addr: str, 
 
 
 def join(ctx: zmq.Context, *, rank: int, world_size: int, token: bytes, master_addr: str,
-         master_port: int, info: dict, timeout: float, counter: Counter) -> List[dict]:
+         master_port: int, info: dict, timeout: float, counter: Counter,
+         curve: Optional[CurveKeys] = None) -> List[dict]:
     """Ranks 1..N-1: report endpoints to rank 0 and receive the table."""
     url = endpoints.tcp_url(endpoints.resolve(master_addr), master_port)
     hello = wire.encode_control(token, HELLO, rank, world=world_size, info=info, pid=os.getpid())
@@ -138,6 +147,8 @@ def join(ctx: zmq.Context, *, rank: int, world_size: int, token: bytes, master_a
                 sock = _socket(ctx, zmq.DEALER)
                 sock.setsockopt(zmq.MAXMSGSIZE, TABLE_MAX_BYTES)
                 sock.setsockopt(zmq.IPV6, endpoints.is_ipv6_url(url))
+                if curve is not None:
+                    curve.client(sock)
                 sock.connect(url)
                 next_hello = 0.0
             now = time.monotonic()
@@ -145,7 +156,8 @@ def join(ctx: zmq.Context, *, rank: int, world_size: int, token: bytes, master_a
                 if not reached:
                     raise RendezvousTimeout(
                         f"rank 0 at {url} did not answer within {timeout:g} s (not started, "
-                        "wrong MASTER_ADDR/MASTER_PORT, or a different DPTRAIN_JOB_TOKEN)",
+                        f"wrong MASTER_ADDR/MASTER_PORT/{RDZV_PORT}, a different DPTRAIN_JOB_TOKEN, "
+                        "or a different DPTRAIN_CURVE)",
                         rank=rank, peer=0, op="rendezvous")
                 raise RendezvousTimeout(f"no table from rank 0 at {url} within {timeout:g} s of "
                                         "its answer", rank=rank, peer=0, op="rendezvous")

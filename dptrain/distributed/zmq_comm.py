@@ -17,6 +17,7 @@ from typing import List, Optional
 import numpy as np
 
 from . import rendezvous, shm, wire
+from .curve import CurveKeys, keys_for as curve_keys_for
 from .communicator import Communicator, check_array, check_op, finish_mean
 from .errors import CollectiveError, DesyncError
 from .mesh import Expect, Mesh
@@ -43,6 +44,8 @@ class ZmqCommunicator(Communicator):
       is on this host. shm_block_bytes: None reads DPTRAIN_SHM_BLOCK_KB (default 4 MiB).
     backend: this rank's engine backend ("cpu" / "vulkan"), shared at the rendezvous so every
       rank can see each one's in `endpoints[r]["backend"]`.
+    curve: ZeroMQ CURVE on the tcp sockets, keys derived from the token; None reads
+      DPTRAIN_CURVE (default: on when MASTER_ADDR is not loopback), see curve.py.
     direct_max_bytes, piece_bytes, zero_copy_min: the socket path's algorithm knobs.
     """
 
@@ -51,7 +54,7 @@ class ZmqCommunicator(Communicator):
                  direct_max_bytes: int = DIRECT_MAX_BYTES, zero_copy_min: int = ZERO_COPY_MIN,
                  piece_bytes: int = PIECE_BYTES, heartbeat_timeout: Optional[float] = None,
                  shared_memory: Optional[bool] = None, shm_block_bytes: Optional[int] = None,
-                 backend: Optional[str] = None):
+                 backend: Optional[str] = None, curve: Optional[bool] = None):
         if world_size < 2 or not 0 <= rank < world_size:
             raise ValueError(f"ZmqCommunicator needs world_size >= 2 and 0 <= rank < world_size "
                              f"(got rank {rank}, world size {world_size})")
@@ -61,6 +64,9 @@ class ZmqCommunicator(Communicator):
         self.zero_copy_min = int(zero_copy_min)
         self.piece_bytes = max(8, int(piece_bytes))
         self._token = token.encode() if isinstance(token, str) else bytes(token)
+        if not self._token:
+            raise ValueError("ZmqCommunicator needs the job's secret token: an empty one would "
+                             "let anyone who can reach the sockets into the job")
         self._seq = 0
         self._broken: Optional[BaseException] = None
         self._closed = False
@@ -71,17 +77,21 @@ class ZmqCommunicator(Communicator):
         if shm_block_bytes is None:
             kb = os.environ.get(SHM_BLOCK_VAR, "")
             shm_block_bytes = int(kb) << 10 if kb else shm.BLOCK_BYTES
+        if curve is None:
+            keys = curve_keys_for(self._token, master_addr)
+        else:
+            keys = CurveKeys.from_token(self._token) if curve else None
         self.mesh = Mesh(rank, world_size, self._token, timeout=timeout, master_addr=master_addr,
                          master_port=master_port, transport=transport,
                          heartbeat_timeout=heartbeat_timeout,
-                         max_message_bytes=max(self.piece_bytes, self.direct_max_bytes))
+                         max_message_bytes=max(self.piece_bytes, self.direct_max_bytes), curve=keys)
         server = None
         try:
             deadline = time.monotonic() + self.timeout
             kw = dict(world_size=world_size, token=self._token, master_addr=master_addr,
                       master_port=master_port, timeout=self.timeout,
                       info=dict(self.mesh.info(), **({"backend": backend} if backend else {})),
-                      counter=self._rdv)
+                      counter=self._rdv, curve=keys)
             if rank == 0:
                 table, server = rendezvous.serve(self.mesh.ctx, **kw)
             else:
@@ -139,6 +149,11 @@ class ZmqCommunicator(Communicator):
     @property
     def uses_shm(self) -> bool:
         return self._shm is not None
+
+    @property
+    def uses_curve(self) -> bool:
+        """Whether the tcp sockets (rendezvous, data across hosts) use ZeroMQ CURVE."""
+        return self.mesh.curve is not None
 
     # ----------------------------------------------------------- bookkeeping
     @property

@@ -18,6 +18,7 @@ from engine.tensor import Tensor, as_tensor, param as _param
 from ..suggest import did_you_mean
 
 _name_counters = collections.defaultdict(itertools.count)
+_call_depth = [0]      # nesting of eager Layer.__call__s (single-threaded, as the tape is)
 _REGISTRY = {}
 
 
@@ -324,6 +325,59 @@ class Layer:
         for w, a in zip(own, arrays):
             K.copy_into(w.data, K.asarray(a.astype(w.dtype, copy=False)))
 
+    # --- additional losses (Keras' add_loss / layer.losses) -----------------------------
+    def add_loss(self, loss):
+        """Add a scalar loss to the training loss, as Keras' `add_loss`: a scalar Tensor computed in
+        `call` (it counts for that forward pass; fit's step collects and then clears them), or a
+        zero-argument callable (evaluated at every step, e.g. a penalty on a weight); or a list of them.
+        Stored outside attribute tracking, so a loss Tensor never becomes a weight."""
+        for value in (loss if isinstance(loss, (list, tuple)) else [loss]):
+            if isinstance(value, Tensor):
+                if value.size != 1:
+                    raise ValueError(f"{self._who()}: add_loss takes a scalar, got a tensor of shape {value.shape}; "
+                                     f"reduce it first (e.g. ops.sum / ops.mean)")
+                self.__dict__.setdefault("_added_losses", []).append(value)
+            elif callable(value) and not isinstance(value, type):
+                self.__dict__.setdefault("_loss_callables", []).append(value)
+            elif type(value).__name__ == "KerasTensor":
+                raise NotImplementedError(f"{self._who()}: add_loss of a symbolic tensor (a dt.Input / layer "
+                                          f"output) is not supported (nor in Keras 3); call add_loss inside a "
+                                          f"layer's call() on the real tensor")
+            else:
+                raise ValueError(f"{self._who()}: add_loss can only be called from inside build() or call(), "
+                                 f"on a tensor computed there (or with a zero-argument callable); got "
+                                 f"{type(value).__name__}")
+
+    @property
+    def losses(self):
+        """Keras' `layer.losses`: the add_loss values of the last call and the add_loss callables of
+        this layer and of every layer inside it, then their regularization penalties (layers with a
+        `regularization_losses()` method)."""
+        layers, seen, stack = [], set(), [self]
+        while stack:
+            layer = stack.pop()
+            if id(layer) not in seen:
+                seen.add(id(layer))
+                layers.append(layer)
+                stack.extend(reversed(layer._sublayers()))
+        added, penalties = [], []
+        for layer in layers:
+            added.extend(layer.__dict__.get("_added_losses") or ())
+            added.extend(fn() for fn in layer.__dict__.get("_loss_callables") or ())
+            regularization = getattr(layer, "regularization_losses", None)
+            if callable(regularization):
+                penalties.extend(regularization())
+        return added + penalties
+
+    def _clear_losses(self):
+        """Drop the add_loss values of the last call, in this layer and below (Keras does this
+        when an outermost call starts)."""
+        added = self.__dict__.get("_added_losses")
+        if added:
+            added.clear()
+        for layer in self._sublayers():
+            layer._clear_losses()
+
     # --- building ---------------------------------------------------------------
     def build(self, input_shape):
         """Create the weights for `input_shape` (batch axis included, as None)."""
@@ -392,7 +446,13 @@ class Layer:
             kwargs.pop("training", None)
             return make_node(self, inputs, args, kwargs)
         training = kwargs.pop("training", None)
-        return self._call_eager(inputs, bool(training), args, kwargs)
+        if _call_depth[0] == 0:        # an outermost call: the add_loss values of the last one go (Keras)
+            self._clear_losses()
+        _call_depth[0] += 1
+        try:
+            return self._call_eager(inputs, bool(training), args, kwargs)
+        finally:
+            _call_depth[0] -= 1
 
     def _call_conventions(self):
         """(call takes `training`, takes `mask`, takes **kwargs, `training` is call's second

@@ -219,10 +219,9 @@ class AlphaDropout(_Random):
 
 @register
 class ActivityRegularization(Layer):
-    """The identity; Keras also adds l1 * sum(|x|) + l2 * sum(x^2) of its input to the training loss.
-
-    That penalty needs Layer.add_loss, which dptrain does not have yet: a non-zero l1 or l2 raises
-    NotImplementedError. Input: any shape; output: the same shape.
+    """The identity, adding (l1 * sum(|x|) + l2 * sum(x^2)) / batch_size of its input to the
+    training loss (through `add_loss`), as Keras' activity regularizer does.
+    Input: any shape; output: the same shape.
     """
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
@@ -232,12 +231,16 @@ class ActivityRegularization(Layer):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < math.inf:
                 raise ValueError(f"{who}: {name} must be a non-negative number, got {v!r}")
         self.l1, self.l2 = float(l1), float(l2)
-        if self.l1 or self.l2:
-            raise NotImplementedError(f"{who}: l1={l1!r}, l2={l2!r}: the activity penalty is added to the training "
-                                      f"loss through Layer.add_loss, which dptrain does not have yet; only "
-                                      f"l1=0 and l2=0 (the identity) are supported")
 
     def call(self, x, training=False):
+        if self.l1 or self.l2:
+            penalty = None
+            if self.l1:
+                penalty = ops.scale(ops.sum(ops.abs(x)), self.l1)
+            if self.l2:
+                sq = ops.scale(ops.sum(ops.mul(x, x)), self.l2)
+                penalty = sq if penalty is None else ops.add(penalty, sq)
+            self.add_loss(ops.scale(penalty, 1.0 / x.shape[0]))
         return x
 
     def get_config(self):

@@ -47,7 +47,7 @@ _ALIASES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_
 
 def _overrides(cb, name):
     def own(n):
-        return getattr(type(cb), n, None) is not getattr(Callback, n)
+        return n in cb.__dict__ or getattr(type(cb), n, None) is not getattr(Callback, n)
     return own(name) or (name in _ALIASES and own(_ALIASES[name]))
 
 
@@ -56,6 +56,7 @@ class CallbackList:
     so a fit without such callbacks pays nothing per batch."""
 
     def __init__(self, callbacks, model, params):
+        self.model = model
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
             cb.set_model(model)

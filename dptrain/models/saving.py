@@ -36,24 +36,25 @@ def _plain(spec, kind):
     if isinstance(spec, (list, tuple)):
         out = [_plain(v, kind) for v in spec]
         return [v for v, _ in out], all(ok for _, ok in out)
-    if kind == "loss" and isinstance(spec, _losses.Loss) and spec.get_config() is not None:
-        return spec.get_config(), True
-    if kind == "metrics" and isinstance(spec, _metrics.Metric) and not isinstance(spec, _metrics.MetricFunction):
-        return spec.name, True
+    if kind == "loss" and isinstance(spec, _losses.Loss) and _losses.serialize(spec) is not None:
+        return _losses.serialize(spec), True        # Keras' {"class_name", "config"}
+    if kind == "metrics" and isinstance(spec, _metrics.Metric) and _metrics.serialize(spec) is not None:
+        return _metrics.serialize(spec), True
     return None, False
 
 
 def _compile_state(model, include_optimizer):
     if not getattr(model, "compiled", False):
         return None, None
-    loss, metrics, loss_weights = model._compile_args
-    plain = [_plain(loss, "loss"), _plain(metrics, "metrics"), _plain(loss_weights, "loss_weights")]
+    loss, metrics, loss_weights, weighted = model._compile_args
+    plain = [_plain(loss, "loss"), _plain(metrics, "metrics"), _plain(loss_weights, "loss_weights"),
+             _plain(weighted, "metrics")]
     if not all(ok for _, ok in plain):
         warnings.warn(f"save: model '{model.name}' was compiled with a Python callable loss or metric, which a "
                       f"data-only file cannot hold; the loaded model will need compile() again", stacklevel=3)
         return None, None
     opt = model.optimizer
-    cfg = {"loss": plain[0][0], "metrics": plain[1][0], "loss_weights": plain[2][0],
+    cfg = {"loss": plain[0][0], "metrics": plain[1][0], "loss_weights": plain[2][0], "weighted_metrics": plain[3][0],
            "optimizer": {"class_name": type(opt).__name__, "config": opt.get_config()}}
     return cfg, (opt.state_dict() if include_optimizer else None)
 
@@ -109,7 +110,8 @@ def load_model(filepath, custom_objects=None, compile=True):
     if compile and state.get("compile"):
         cfg = json.loads(state["compile"])
         opt = _optimizers.from_config(cfg["optimizer"]["class_name"], cfg["optimizer"]["config"])
-        model.compile(optimizer=opt, loss=cfg["loss"], metrics=cfg["metrics"], loss_weights=cfg["loss_weights"])
+        model.compile(optimizer=opt, loss=cfg["loss"], metrics=cfg["metrics"], loss_weights=cfg["loss_weights"],
+                      weighted_metrics=cfg.get("weighted_metrics"))
         if state.get("optimizer_state") is not None:
             opt.build(model.trainable_weights)
             opt.load_state_dict(state["optimizer_state"])

@@ -18,7 +18,7 @@ from . import data_adapter as _data
 from .callback_list import CallbackList, check_callbacks
 from .heads import build_heads
 from .progress import ProgressBar
-from .step import EvalStep, TrainStep, predict_batches
+from .step import EvalStep, TrainStep, all_layers, predict_batches
 from ..suggest import check_keywords
 from .strategy import current_strategy
 
@@ -83,7 +83,8 @@ class Trainer:
                 with one per output.
             loss_weights: one weight per output (list or dict keyed by output name).
             metrics: names ("accuracy", "mae", ...) or metric objects; a list / dict per output.
-            weighted_metrics: not supported yet (raises NotImplementedError).
+            weighted_metrics: metrics weighted by `sample_weight` / `class_weight` (a list, or a
+                list / dict per output), logged as Keras does.
             run_eagerly: accepted for compatibility (dptrain always runs eagerly).
             steps_per_execution: accepted; dptrain runs one step at a time, same results.
             jit_compile: accepted for compatibility (nothing is compiled).
@@ -94,22 +95,21 @@ class Trainer:
             model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
             ```
         """
-        if weighted_metrics is not None:
-            raise NotImplementedError("compile: weighted_metrics is not supported by dptrain yet; pass the "
-                                      "metrics in metrics= (unweighted) instead")
         if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, (int, np.integer)) \
                 or steps_per_execution < 1:
             raise ValueError(f"compile: steps_per_execution must be a positive integer, got {steps_per_execution!r}")
         opt = _optimizers.get(optimizer)
         if loss is None:
             raise ValueError("compile: loss is required (e.g. 'categorical_crossentropy', 'mse' or a callable)")
-        self._compile_args = (loss, metrics, loss_weights)
+        self._compile_args = (loss, metrics, loss_weights, weighted_metrics)
         self._heads = None
         self._steps_cache = {}
         if self._graph is not None:
             self._heads = build_heads(self, *self._compile_args)
         else:   # names are still checked now, against any output
             self._dry_check(loss, metrics)
+            if weighted_metrics is not None:
+                self._dry_check(None, weighted_metrics)
         self.optimizer = opt
         self.compiled = True
 
@@ -254,7 +254,8 @@ class Trainer:
         steps_per_epoch = -(-len(strategy.shard(np.arange(n))) // batch_size)
         from ..history import History     # here: history.py imports this package's callback_list
         self.history = History()
-        cbs = [ProgressBar(verbose)] if verbose and strategy.is_chief else []
+        cbs = [ProgressBar(verbose)] if verbose and strategy.is_chief and \
+            not any(isinstance(cb, ProgressBar) for cb in user_callbacks) else []
         cbs = CallbackList(cbs + user_callbacks + [self.history], self,
                            {"epochs": epochs, "steps": steps_per_epoch, "verbose": verbose, "batch_size": batch_size,
                             "samples": n})
@@ -280,6 +281,9 @@ class Trainer:
             cbs.call("on_epoch_end", epoch, logs)
             if self.stop_training:
                 break
+        finalize = getattr(self.optimizer, "finalize_variable_values", None)
+        if finalize is not None:        # with use_ema the weights become their moving average, as in Keras
+            finalize(self.trainable_weights)
         cbs.call("on_train_end", None)
         return self.history
 
@@ -316,7 +320,8 @@ class Trainer:
         step = self._train_step(heads, strategy)
         from ..history import History
         self.history = History()
-        bar = [ProgressBar(verbose)] if verbose and strategy.is_chief else []
+        bar = [ProgressBar(verbose)] if verbose and strategy.is_chief and \
+            not any(isinstance(cb, ProgressBar) for cb in user_callbacks) else []
         cbs = CallbackList(bar + user_callbacks + [self.history], self,
                            {"epochs": epochs, "steps": len(train) or None, "verbose": verbose})
         self._resume_epoch = None
@@ -335,13 +340,15 @@ class Trainer:
                 step(xs, ys, sw, sums)
                 count += len(xs[0])
                 if want_end:
-                    cbs.call("on_train_batch_end", b, _keras_logs({k: v / count for k, v in sums.items()}))
+                    cbs.call("on_train_batch_end", b, _keras_logs(step.logs(sums, count)))
+                if self.stop_training:
+                    break
             train.end_epoch()
             if count == 0:
                 if train.exhausted:
                     break
                 raise ValueError("fit: the data source yielded no batches in this epoch")
-            logs = _keras_logs({k: v / count for k, v in sums.items()})
+            logs = _keras_logs(step.logs(sums, count))
             if val is not None and (epoch + 1) % validation_freq == 0:
                 cbs.call("on_test_begin", None)
                 val_logs = self._evaluate_source(val, heads) if isinstance(val, _sources.BatchSource) \
@@ -351,6 +358,9 @@ class Trainer:
             cbs.call("on_epoch_end", epoch, logs)
             if self.stop_training or train.exhausted:
                 break
+        finalize = getattr(self.optimizer, "finalize_variable_values", None)
+        if finalize is not None:        # with use_ema the weights become their moving average, as in Keras
+            finalize(self.trainable_weights)
         cbs.call("on_train_end", None)
         return self.history
 
@@ -364,7 +374,7 @@ class Trainer:
         source.end_epoch()
         if count == 0:
             raise ValueError(f"{source.where}: the data source yielded no batches")
-        return _keras_logs({k: v / count for k, v in sums.items()})
+        return _keras_logs(step.logs(sums, count))
 
     @staticmethod
     def _train_epoch(step, batches, order, batch_size, n_x, n_y, weighted, cbs, strategy):
@@ -379,9 +389,11 @@ class Trainer:
             step(arrays[:n_x], arrays[n_x:n_x + n_y], arrays[n_x + n_y] if weighted else None, sums)
             count += len(arrays[0])
             if want_end:
-                cbs.call("on_train_batch_end", b, _keras_logs({k: v / count for k, v in sums.items()}))
+                cbs.call("on_train_batch_end", b, _keras_logs(step.logs(sums, count)))
+            if cbs.model.stop_training and strategy.world_size == 1:
+                break       # (under data parallelism every rank must run the same steps: epoch ends)
         sums, count = strategy.reduce_metrics(sums, count)
-        return _keras_logs({k: v / count for k, v in sums.items()}) if count else {}
+        return _keras_logs(step.logs(sums, count)) if count else {}
 
     @check_keywords
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
@@ -391,7 +403,7 @@ class Trainer:
         step = self._train_step(heads, current_strategy())
         sums = step.new_sums()
         step(xs, ys, sw, sums)
-        return _returned_logs(_keras_logs({k: v / len(xs[0]) for k, v in sums.items()}), return_dict)
+        return _returned_logs(_keras_logs(step.logs(sums, len(xs[0]))), return_dict)
 
     @check_keywords
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
@@ -418,9 +430,9 @@ class Trainer:
             step(arrays[:n_x], arrays[n_x:n_x + n_y], arrays[n_x + n_y] if sw is not None else None, sums)
             count += len(arrays[0])
             if want_end:
-                cbs.call("on_test_batch_end", b, _keras_logs({k: v / count for k, v in sums.items()}))
+                cbs.call("on_test_batch_end", b, _keras_logs(step.logs(sums, count)))
         sums, count = strategy.reduce_metrics(sums, count)
-        return _keras_logs({k: v / count for k, v in sums.items()}) if count else {}
+        return _keras_logs(step.logs(sums, count)) if count else {}
 
     @check_keywords
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
@@ -496,7 +508,7 @@ class Trainer:
             outs = [np.empty((0,) + tuple(t.shape[1:]), np.float32) for t in self._graph.outputs]
         else:
             outs = predict_batches(plan, _data.Batches(xs, batch_size),
-                                   _data.batch_indices(np.arange(n), batch_size), n)
+                                   _data.batch_indices(np.arange(n), batch_size), n, all_layers(self))
         cbs.call("on_predict_end", None)
         return outs if self._outputs_as_list else outs[0]
 

@@ -154,3 +154,66 @@ def test_trailing_garbage(saved):
         f.write(b"junk")
     with pytest.raises(ag.CorruptFileError, match="unexpected bytes"):
         ag.load(saved)
+
+
+def _temps(directory):
+    return sorted(n for n in os.listdir(directory) if n.endswith(".tmp"))
+
+
+@pytest.mark.parametrize("where", ["os.fsync", "os.replace", "os.chmod"])
+def test_any_error_during_save_removes_the_temp_file(tmp_path, monkeypatch, where):
+    path = tmp_path / "state.dpt"
+    ag.save({"a": np.ones(3)}, path)
+
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(serialize.os, where.split(".")[1], boom)
+    with pytest.raises(OSError, match="No space left"):
+        ag.save({"a": np.zeros(1000)}, path)
+    monkeypatch.undo()
+    assert _temps(tmp_path) == []
+    np.testing.assert_array_equal(ag.load(path)["a"], np.ones(3))  # the old file, whole
+
+
+def test_a_later_save_removes_stale_temp_files_of_its_own_naming(tmp_path):
+    import subprocess
+    import sys
+    path = tmp_path / "state.dpt"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = serialize._host_tag()
+    stale = tmp_path / f".state.dpt.tmp-{host}-{dead.pid}-abc123_x.tmp"      # a killed save here
+    live = tmp_path / f".state.dpt.tmp-{host}-{os.getppid()}-live0001.tmp"   # a save in progress
+    old_remote = tmp_path / ".state.dpt.tmp-otherhost-12-remote01.tmp"      # abandoned on another host
+    new_remote = tmp_path / ".state.dpt.tmp-otherhost-13-remote02.tmp"      # in progress there
+    other_file = tmp_path / f".other.dpt.tmp-{host}-{dead.pid}-zzzzzzzz.tmp"
+    unrelated = tmp_path / "notes.tmp"
+    for p in (stale, live, old_remote, new_remote, other_file, unrelated):
+        p.write_bytes(b"x" * 100)
+    hours_ago = os.path.getmtime(old_remote) - 2 * serialize.STALE_TEMP_S
+    os.utime(old_remote, (hours_ago, hours_ago))
+    ag.save({"a": np.ones(2)}, path)
+    assert _temps(tmp_path) == sorted(p.name for p in (live, new_remote, other_file, unrelated))
+
+
+def test_a_save_killed_midway_leaves_a_temp_that_the_next_save_removes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    path = tmp_path / "big.dpt"
+    code = ("import numpy as np, sys; from engine.serialize import save\n"
+            "a = np.ones(16 << 20, np.float32)\n"
+            "while True: save({'a': a}, sys.argv[1])\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], env=dict(os.environ, PYTHONPATH=root))
+    deadline = time.monotonic() + 30
+    while not _temps(tmp_path):  # caught in the middle of a save
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert _temps(tmp_path)
+    ag.save({"a": np.zeros(1)}, path)
+    assert _temps(tmp_path) == []
+    np.testing.assert_array_equal(ag.load(path)["a"], np.zeros(1))

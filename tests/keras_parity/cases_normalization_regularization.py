@@ -157,7 +157,7 @@ def case_activity_regularization_zero_is_the_identity(K):
             "config": {k: K.layers.ActivityRegularization().get_config()[k] for k in ("l1", "l2")}}
 
 
-@case(missing="Layer.add_loss (the activity penalty in the training loss)")
+@case()
 def case_activity_regularization_penalty_in_training(K):
     m = _model(K, (5, 4), K.layers.ActivityRegularization(l1=0.01, l2=0.1))
     return _sgd_fit(K, m, data(8, 5, 4), data(8, 3, seed=2))

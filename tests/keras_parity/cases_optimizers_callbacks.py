@@ -125,7 +125,7 @@ def case_ema_overwritten_every_step(K):
                                             ema_overwrite_frequency=1))
 
 
-@case(missing="fit calls optimizer.finalize_variable_values() at the end (the EMA becomes the weights)")
+@case()
 def case_ema_weights_at_the_end_of_fit(K):
     return _fit_weights(K, K.optimizers.Adam(learning_rate=0.05, use_ema=True, ema_momentum=0.6))
 
@@ -224,7 +224,7 @@ def case_terminate_on_nan_stops_after_the_epoch(K):
     return {"epochs": len(h.history["loss"]), "finite": bool(np.isfinite(h.history["loss"][-1]))}
 
 
-@case(missing="fit checks model.stop_training after each batch (TerminateOnNaN stops mid-epoch)")
+@case()
 def case_terminate_on_nan_stops_at_the_batch(K):
     batches = []
     m = seed_weights(_model(K))

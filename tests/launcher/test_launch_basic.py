@@ -72,10 +72,12 @@ def test_devices_option_assigns_devices_in_rank_order(launch, devices, nproc, ex
 
 
 @pytest.mark.timeout(30)
-def test_auto_without_gpus_starts_one_cpu_worker(launch):
+def test_auto_without_gpus_starts_one_cpu_worker_per_core_as_torchrun(launch):
     if count_vulkan_gpus():
         pytest.skip("this host has a Vulkan GPU")
     r = launch.run("--nproc-per-node", "auto", launch.script("env_worker.py"))
     assert r.returncode == 0, r.stderr
-    info = launch.rank_json(r.stdout, 0)
-    assert info["WORLD_SIZE"] == "1" and info["DPTRAIN_DEVICE"] == "cpu"
+    cores = available_cores()
+    infos = [launch.rank_json(r.stdout, rank) for rank in range(cores)]
+    assert all(i["WORLD_SIZE"] == str(cores) and i["DPTRAIN_DEVICE"] == "cpu" for i in infos)
+    assert launch.rank_lines(r.stdout, cores) == []

@@ -15,10 +15,12 @@ def script(tmp_path):
     ([], "the following arguments are required: script"),
     (["--nproc-per-node", "2"], "the following arguments are required: script"),
     (["missing_script.py"], "script not found: missing_script.py"),
-    (["--nproc-per-node", "0", "{script}"], "--nproc-per-node must be a positive integer or 'auto'"),
-    (["--nproc-per-node", "two", "{script}"], "--nproc-per-node must be a positive integer or 'auto'"),
-    (["--nnodes", "2", "{script}"], "--master-port is required when --nnodes > 1"),
-    (["--nnodes", "2", "--master-port", "29511", "{script}"], "--job-token"),
+    (["--nproc-per-node", "0", "{script}"], "--nproc-per-node must be a positive integer, 'auto', 'gpu' or 'cpu'"),
+    (["--nproc-per-node", "two", "{script}"], "--nproc-per-node must be a positive integer, 'auto', 'gpu' or 'cpu'"),
+    (["--nnodes", "2", "--master-port", "0", "{script}"], "--master-port must not be 0 when --nnodes > 1"),
+    (["--nnodes", "2", "--master-port", "29511", "{script}"], "needs the same secret on every node"),
+    (["--nnodes", "2", "{script}"], "DPTRAIN_JOB_TOKEN"),  # torchrun's default port 29500, still no secret
+    (["--job-token", "abc", "{script}"], "--job-token would show the secret to every user in `ps`"),
     (["--nnodes", "2", "--node-rank", "2", "--master-port", "29511", "{script}"], "--node-rank must be in 0..1"),
     (["--devices", "gpu0", "{script}"], "invalid --devices 'gpu0'"),
     (["--devices", "0,0", "{script}"], "device 0 is listed twice"),
@@ -55,7 +57,14 @@ def test_multi_node_spec_takes_token_from_the_environment(script):
 
 
 @pytest.mark.timeout(10)
-def test_job_token_option_wins_and_one_node_makes_its_own(script):
-    assert parse_spec(["--job-token", "abc", "--devices", "cpu", script], {}).job_token == "abc"
+def test_one_node_makes_a_fresh_token_and_a_secret_file_wins(script, tmp_path):
     fresh = parse_spec(["--devices", "cpu", script], {"DPTRAIN_JOB_TOKEN": "inherited"}).job_token
     assert fresh != "inherited" and len(fresh) == 32
+    secret = tmp_path / "secret"
+    secret.write_text("from-the-file\n")
+    secret.chmod(0o600)
+    assert parse_spec(["--secret-file", str(secret), "--devices", "cpu", script], {}).job_token == "from-the-file"
+    assert parse_spec(["--secret_file", str(secret), "--nnodes", "2", "--devices", "cpu", script],
+                      {}).job_token == "from-the-file"
+    assert parse_spec(["--nnodes", "2", "--devices", "cpu", script],
+                      {"DPTRAIN_SECRET_FILE": str(secret)}).job_token == "from-the-file"

@@ -41,8 +41,8 @@ def test_two_launchers_as_two_nodes_form_one_job(launch):
 def test_nodes_with_different_tokens_do_not_form_a_job(launch):
     port = str(free_port("127.0.0.1"))
     nodes = [launch.start("--nnodes", "2", "--node-rank", str(node), "--master-port", port,
-                          "--job-token", f"token-{node}", "--devices", "cpu", "--timeout", "20",
-                          launch.script("rendezvous_worker.py"))
+                          "--devices", "cpu", "--timeout", "20", launch.script("rendezvous_worker.py"),
+                          env=launch.env(DPTRAIN_JOB_TOKEN=f"token-{node}"))
              for node in (0, 1)]
     out, err = nodes[0].communicate(timeout=25)
     assert nodes[0].returncode == 1

@@ -14,7 +14,7 @@ def test_launcher_variables():
     assert (we.rank, we.world_size, we.local_rank, we.local_world_size) == (3, 4, 1, 2)
     assert (we.master_addr, we.master_port, we.device, we.job_token, we.restart_count) == \
         ("10.1.2.3", 29555, "vulkan:1", "tok", 2)
-    assert we.source == "launcher"
+    assert we.source == "env" and not we.same_host  # 2 of the 4 ranks are on this host
 
 
 @pytest.mark.timeout(10)
@@ -26,7 +26,8 @@ def test_slurm_variables():
     assert (we.rank, we.world_size, we.local_rank, we.local_world_size) == (5, 6, 1, 2)
     assert we.master_addr == "node03"
     assert we.master_port == 29500 + 4242  # the same on every node, derived from the job
-    assert we.job_token == "4242" and we.source == "slurm"
+    assert we.source == "slurm" and we.run_id == "slurm-4242."
+    assert we.job_token == ""  # never the job id, which every user of the cluster can read
 
 
 @pytest.mark.timeout(10)

@@ -292,6 +292,51 @@ def rendezvous_only(timeout: float) -> None:
     dist.shutdown()
 
 
+def intruders() -> None:
+    """Peers without the job's CURVE keys (a plain ZeroMQ socket, one with another job's keys, raw
+    tcp bytes) send to every tcp endpoint of this rank's peers while the job runs."""
+    from dptrain.distributed.curve import CurveKeys
+    import socket as pysocket
+    ctx = dist.init(timeout=30)
+    comm = ctx.communicator
+    r, N = ctx.rank, ctx.world_size
+    urls = [comm.mesh.peer_urls[p] for p in comm.mesh.peers]
+    assert all(u.startswith("tcp://") for u in urls), urls
+    dist.barrier()
+    baseline = comm.dropped
+    zctx = zmq.Context()
+    header = msgpack.packb({"v": 1, "tok": b"not-the-token", "op": "barrier", "seq": 3, "step": 0,
+                            "src": 0, "dtype": "", "shape": [], "chunk": [0, 0]})
+    sent, keep = 0, []  # (a socket that is garbage-collected drops what it has not sent)
+    for url in urls:
+        host, port = url[len("tcp://"):].rsplit(":", 1)
+        with pysocket.create_connection((host.strip("[]"), int(port))) as raw:
+            raw.sendall(np.random.default_rng(r).bytes(4096))
+        for keys in (None, CurveKeys.from_token(b"another job's secret")):
+            s = zctx.socket(zmq.PUSH)
+            keep.append(s)
+            s.setsockopt(zmq.LINGER, 0)
+            if keys is not None:
+                keys.client(s)
+            s.connect(url)
+            for _ in range(200):
+                try:
+                    s.send_multipart([header, b"payload"], zmq.NOBLOCK)
+                    sent += 1
+                except zmq.Again:
+                    break
+    for _ in range(100):  # ~2 s (the same count on every rank) for whatever gets through to be read
+        dist.barrier()
+        time.sleep(0.02)
+    xs = [make(7, p, (5000,), np.float32) for p in range(N)]
+    for _ in range(5):
+        check_close(dist.all_reduce(xs[r]), expected(xs, "sum", N), "all_reduce among intruders")
+        dist.barrier()
+    emit({"rank": r, "curve": comm.uses_curve, "dropped": comm.dropped - baseline, "sent": sent})
+    zctx.destroy(linger=0)
+    dist.shutdown()
+
+
 if __name__ == "__main__":
     scenario, args = sys.argv[1], sys.argv[2:]
     if scenario == "collectives":
@@ -304,5 +349,7 @@ if __name__ == "__main__":
         forge()
     elif scenario == "rendezvous":
         rendezvous_only(float(args[0]))
+    elif scenario == "intruders":
+        intruders()
     else:
         raise SystemExit(f"unknown scenario {scenario}")

@@ -249,8 +249,6 @@ def test_exported_from_dt_layers():
 
 # --- errors ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("make,exc,match", [
-    (lambda: ActivityRegularization(l1=0.01), NotImplementedError, "add_loss"),
-    (lambda: ActivityRegularization(l2=1e-4), NotImplementedError, "add_loss"),
     (lambda: ActivityRegularization(l1=-1.0), ValueError, "l1"),
     (lambda: ActivityRegularization(l2="big"), ValueError, "l2"),
     (lambda: SpatialDropout1D(1.5), ValueError, "rate"),
@@ -281,3 +279,14 @@ def test_spatial_dropout_rejects_the_wrong_rank(make, shape, rank):
     with pytest.raises(ValueError, match=f"rank-{rank}") as e:
         layer(dt.Input(shape))
     assert layer.name in str(e.value)
+
+
+def test_activity_regularization_adds_its_penalty_to_the_loss():
+    import dptrain as dt
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    m = dt.Sequential([dt.Input((3,)), ActivityRegularization(l1=0.1, l2=0.5)])
+    m.compile(optimizer="sgd", loss="mse")
+    got = m.evaluate(x, np.zeros((4, 3), np.float32), verbose=0)
+    want = np.mean(x.astype(np.float64) ** 2) + (0.1 * np.abs(x).sum() + 0.5 * (x.astype(np.float64) ** 2).sum()) / 4
+    assert got == pytest.approx(want, rel=1e-5)

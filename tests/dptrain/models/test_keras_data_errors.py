@@ -118,7 +118,7 @@ def test_integer_inputs_and_token_ranges(rng):
 
 @pytest.mark.parametrize("kwargs,pattern", [
     ({"optimizer": "ftrl", "loss": "mse"}, "unknown optimizer 'ftrl'"),
-    ({"optimizer": "sgd", "loss": "hinge"}, "unknown loss 'hinge'"),
+    ({"optimizer": "sgd", "loss": "hinje"}, "unknown loss 'hinje'"),
     ({"optimizer": "sgd", "loss": "mse", "metrics": ["f1"]}, "unknown metric 'f1'"),
     ({"optimizer": "sgd"}, "loss is required"),
     ({"optimizer": "sgd", "loss": ["mse", "mse"]}, r"loss has 2 entries but the model has 1 output"),
