@@ -34,16 +34,17 @@ def register_keras_serializable(package="Custom", name=None):
             raise ValueError(f"register_keras_serializable: Cannot register a class that does not have a "
                              f"get_config() method: {obj.__name__}")
         key = f"{package}>{registered}"
+        old = _base._REGISTRY.get(obj.__name__) if isinstance(obj, type) else None
+        if old is not None and old is not obj and old.__module__.startswith("dptrain."):
+            # checked before anything is registered: a refused class must leave no trace
+            raise ValueError(f"register_keras_serializable: {obj.__name__!r} is the name of dptrain's "
+                             f"{old.__module__}.{old.__name__}; give your class another name")
         _REGISTERED[key] = obj
         _NAMES[id(obj)] = key
         if isinstance(obj, type):
             # model configs name classes by __name__: a class of the same name registered again (a
-            # re-run notebook cell) replaces the old one, but dptrain's own classes keep their names
-            old = _base._REGISTRY.get(obj.__name__)
+            # re-run notebook cell) replaces the old one
             if old is not None and old is not obj:
-                if old.__module__.startswith("dptrain."):
-                    raise ValueError(f"register_keras_serializable: {obj.__name__!r} is the name of dptrain's "
-                                     f"{old.__module__}.{old.__name__}; give your class another name")
                 del _base._REGISTRY[obj.__name__]
             _base.register(obj)
         return obj

@@ -101,6 +101,18 @@ class Function:
         raise NotImplementedError
 
 
+class SliceGrad:
+    """A backward result that is zero outside `index` of its input (the gradient of a slice).
+
+    The tape adds `grad` into the input's gradient in place, so many slices of one tensor
+    (x[:, t] for every step t of a recurrence) cost one full-size buffer, not one per slice.
+    """
+    __slots__ = ("grad", "index", "advanced")
+
+    def __init__(self, grad, index, advanced=False):
+        self.grad, self.index, self.advanced = grad, index, advanced
+
+
 def run_backward(loss, grad=None, accumulate=False):
     """Differentiate `loss`; set (or with accumulate, add to) `.grad` of every param reached.
 
@@ -108,6 +120,10 @@ def run_backward(loss, grad=None, accumulate=False):
     inputs' nodes. Visiting the reachable nodes in decreasing number (a heap,
     no recursion) therefore finishes every tensor's gradient before it is
     propagated further. Returns the params reached.
+
+    Contributions to one tensor's gradient are summed into a buffer the tape
+    allocated itself ("owned": never an array a backward returned, which may
+    alias another gradient), in place; a SliceGrad is added into its slice.
     """
     if not isinstance(loss, _Tensor):
         raise TypeError(f"backward: expected a Tensor, got {type(loss).__name__}")
@@ -132,6 +148,7 @@ def run_backward(loss, grad=None, accumulate=False):
     else:
         heap.append((-loss._node.seq, id(loss), loss))
     queued = set()
+    owned = set()
     while heap:
         _, key, t = heappop(heap)
         node = t._node
@@ -139,11 +156,29 @@ def run_backward(loss, grad=None, accumulate=False):
         for inp, gi in zip(node.inputs, gins):
             if gi is None or not inp.requires_grad:
                 continue
-            if gi.dtype != inp.data.dtype:
-                gi = K.astype(gi, inp.data.dtype)
             k = id(inp)
             prev = grads.get(k)
-            grads[k] = gi if prev is None else K.add(prev, gi)
+            dt = inp.data.dtype
+            if type(gi) is SliceGrad:
+                part = gi.grad if gi.grad.dtype == dt else K.astype(gi.grad, dt)
+                if k in owned:
+                    K.getitem_grad_into(prev, part, gi.index, gi.advanced)
+                else:
+                    acc = K.getitem_grad(part, inp.shape, gi.index, gi.advanced)
+                    if prev is not None:
+                        K.add_into(acc, prev)
+                    grads[k] = acc
+                    owned.add(k)
+            else:
+                if gi.dtype != dt:
+                    gi = K.astype(gi, dt)
+                if prev is None:
+                    grads[k] = gi
+                elif k in owned:
+                    K.add_into(prev, gi)
+                else:
+                    grads[k] = K.add(prev, gi)
+                    owned.add(k)
             if inp._node is None:
                 leaves[k] = inp
             elif k not in queued:
@@ -153,7 +188,7 @@ def run_backward(loss, grad=None, accumulate=False):
     for key, p in leaves.items():
         g = grads[key]
         if p.grad is None or tuple(p.grad.shape) != p.shape:
-            p.grad = K.copy(g)
+            p.grad = g if key in owned else K.copy(g)
         elif accumulate:
             K.add_into(p.grad, g)
         else:

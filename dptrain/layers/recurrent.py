@@ -127,6 +127,9 @@ class LSTM(_Recurrent):
 
     def call(self, x, training=False):
         steps, u = self._steps(x), self.units
+        if self.activation == "tanh" and self.recurrent_activation == "sigmoid":   # one fused op, BPTT included
+            return self._record_activity(ops.lstm(x, self.kernel, self.recurrent_kernel, self.bias,
+                                                  return_sequences=self.return_sequences))
         xw = ops.matmul(x, self.kernel)                           # all time steps in one matmul
         if self.bias is not None:
             xw = ops.add(xw, self.bias)
@@ -164,6 +167,12 @@ class GRU(_Recurrent):
 
     def call(self, x, training=False):
         steps, u = self._steps(x), self.units
+        if self.activation == "tanh" and self.recurrent_activation == "sigmoid":   # one fused op (Keras: z, r, h)
+            b_in = b_rec = None
+            if self.bias is not None:
+                b_in, b_rec = ops.getitem(self.bias, 0), ops.getitem(self.bias, 1)
+            return self._record_activity(ops.gru(x, self.kernel, self.recurrent_kernel, b_in, b_rec,
+                                                 gate_order="zrn", return_sequences=self.return_sequences))
         xw = ops.matmul(x, self.kernel)
         b_rec = None
         if self.bias is not None:

@@ -22,7 +22,7 @@ KERNELS = (
     # reductions
     "sum", "max", "max_grad", "sum_to", "broadcast_to", "sum_squares", "all_finite",
     # layout
-    "reshape", "transpose", "getitem", "getitem_grad", "concat", "one_hot",
+    "reshape", "transpose", "getitem", "getitem_grad", "getitem_grad_into", "concat", "one_hot",
     # linear algebra
     "matmul",
     # fused neural-network kernels: forward returns (y, ctx), backward takes ctx
@@ -30,6 +30,7 @@ KERNELS = (
     "conv2d", "conv2d_backward", "max_pool2d", "max_pool2d_backward",
     "avg_pool2d", "avg_pool2d_backward", "embedding", "embedding_grad",
     "dropout_mask", "layer_norm", "layer_norm_backward", "batch_norm", "batch_norm_backward",
+    "lstm_seq", "lstm_seq_backward", "gru_seq", "gru_seq_backward",
     # fused optimiser updates over flat buffers
     "sgd_update", "adam_update", "rmsprop_update", "adagrad_update", "adadelta_update", "adamax_update",
     "nadam_update", "lion_update",

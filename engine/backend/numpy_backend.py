@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import math
+import os
+import time
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -39,11 +42,83 @@ def _window_slices(xp_shape, pool, stride):
             for i in range(ph) for j in range(pw)]
 
 
+def cores_for_this_process() -> int:
+    """The cores this process should keep busy: OMP_NUM_THREADS when set (dptrain-launch sets
+    each worker's share there), else the CPUs in its affinity mask (what taskset, cgroups'
+    cpusets or a container allow; os.cpu_count() would count the whole machine)."""
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+class BlasThreads:
+    """numpy's BLAS threads, as the numpy backend sets them (through threadpoolctl):
+
+    - on first use, at most `cores_for_this_process()`: BLAS libraries default to every core
+      of the machine, which oversubscribes a process pinned to fewer or a launcher worker
+      given its share; a lower limit set before (OPENBLAS_NUM_THREADS, threadpool_limits)
+      is kept, and a limit set later is respected;
+    - inside `single()` one thread: for GEMMs of fewer than `small()` multiply-adds and the
+      step loops of the recurrent kernels, waking a second thread costs more than it saves.
+      small() is SMALL, or BUSY while the machine is oversubscribed (1-minute load average
+      above its CPU count, checked at most once a second), where a helper thread waits for
+      a core. (OpenBLAS itself keeps products under TINY multiply-adds on one thread.)
+    Without threadpoolctl (an optional dependency) the BLAS keeps its own settings.
+    """
+    TINY, SMALL, BUSY = 1 << 18, 1 << 20, 1 << 24
+
+    def __init__(self):
+        self._libs = None
+        self._small, self._checked = self.SMALL, -1.0
+
+    def small(self):
+        now = time.monotonic()
+        if now - self._checked > 1.0:
+            self._checked = now
+            try:
+                busy = os.getloadavg()[0] > (os.cpu_count() or 1)
+            except OSError:
+                busy = False
+            self._small = self.BUSY if busy else self.SMALL
+        return self._small
+
+    def libs(self):
+        if self._libs is None:
+            self._libs = []
+            try:
+                from threadpoolctl import ThreadpoolController
+                self._libs = ThreadpoolController().select(user_api="blas").lib_controllers
+            except Exception:   # not installed, or a BLAS it cannot drive
+                pass
+            budget = cores_for_this_process()
+            for lib in self._libs:
+                if lib.get_num_threads() > budget:
+                    lib.set_num_threads(budget)
+        return self._libs
+
+    @contextmanager
+    def single(self):
+        saved = [(lib, lib.get_num_threads()) for lib in self.libs()]
+        saved = [(lib, n) for lib, n in saved if n > 1]
+        for lib, _ in saved:
+            lib.set_num_threads(1)
+        try:
+            yield
+        finally:
+            for lib, n in saved:
+                lib.set_num_threads(n)
+
+
 class NumpyBackend:
     name = "numpy"
 
     def __init__(self):
         self._scratch = {}
+        self.blas = BlasThreads()
 
     def scratch(self, shape, dtype, slot=0):
         """A reusable work array, so hot loops (optimiser steps) do not allocate."""
@@ -125,7 +200,7 @@ class NumpyBackend:
         return np.maximum(x, 0)
 
     def relu_grad(self, x, g):
-        return g * (x > 0)
+        return np.multiply(g, x > 0, dtype=g.dtype)
 
     def sigmoid(self, x):
         y = np.tanh(x * x.dtype.type(0.5))
@@ -214,6 +289,13 @@ class NumpyBackend:
             out[index] += g
         return out
 
+    def getitem_grad_into(self, out, g, index, advanced):
+        """out[index] += g in place (repeated advanced indices accumulate)."""
+        if advanced:
+            np.add.at(out, index, g)
+        else:
+            out[index] += g
+
     def concat(self, arrays, axis):
         return np.concatenate(arrays, axis=axis)
 
@@ -224,11 +306,26 @@ class NumpyBackend:
 
     # linear algebra -------------------------------------------------------
     def matmul(self, a, b, ta=False, tb=False):
+        if a.ndim > 2 and b.ndim == 2 and not ta:   # [..., K] @ [K, N] as one GEMM over the rows
+            b = b.T if tb else b
+            return self._gemm(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[-1:])
         if ta:
             a = np.swapaxes(a, -1, -2)
         if tb:
             b = np.swapaxes(b, -1, -2)
-        return np.matmul(a, b)
+        return self._gemm(a, b)
+
+    def _gemm(self, a, b, out=None):
+        """np.matmul on the thread count BlasThreads decides (one thread for small products)."""
+        if a.ndim == 2 and b.ndim == 2:
+            mnk = a.shape[0] * a.shape[1] * b.shape[1]
+            if mnk < BlasThreads.TINY:
+                return np.matmul(a, b, out=out)
+            if mnk < self.blas.small():
+                with self.blas.single():
+                    return np.matmul(a, b, out=out)
+        self.blas.libs()
+        return np.matmul(a, b, out=out)
 
     # softmax family -------------------------------------------------------
     def softmax(self, x, axis):
@@ -250,32 +347,53 @@ class NumpyBackend:
 
     # convolution and pooling (NHWC) ---------------------------------------
     def conv2d(self, x, w, stride, pads):
+        """NHWC convolution as one GEMM: rows are output pixels, columns kernel taps x channels."""
         kh, kw, cin, cout = w.shape
         sh, sw = stride
-        xp = _pad_nhwc(x, pads)
-        ho = (xp.shape[1] - kh) // sh + 1
-        wo = (xp.shape[2] - kw) // sw + 1
         n = x.shape[0]
-        cols = _windows(xp, kh, kw, sh, sw, ho, wo).reshape(n * ho * wo, kh * kw * cin)
-        y = (cols @ w.reshape(kh * kw * cin, cout)).reshape(n, ho, wo, cout)
-        return y, (cols, x.shape, xp.shape, w, stride, pads)
+        ho = (x.shape[1] + pads[0] + pads[1] - kh) // sh + 1
+        wo = (x.shape[2] + pads[2] + pads[3] - kw) // sw + 1
+        cols = self._im2col(x, kh, kw, stride, pads, ho, wo)
+        y = self._gemm(cols, w.reshape(kh * kw * cin, cout)).reshape(n, ho, wo, cout)
+        return y, {"cols": cols, "x": x, "w": w, "stride": stride, "pads": pads}
+
+    def _im2col(self, x, kh, kw, stride, pads, ho, wo):
+        """[N * Ho * Wo, kh * kw * C] patches; a 1x1 stride-1 convolution uses x itself."""
+        n, c = x.shape[0], x.shape[3]
+        sh, sw = stride
+        if kh == kw == 1 and not any(pads):
+            xs = x if sh == sw == 1 else x[:, ::sh, ::sw]
+            return xs.reshape(n * ho * wo, c)
+        xp = _pad_nhwc(x, pads)
+        if c * kw >= 32:
+            # each patch row is kw * C contiguous values of the input: one strided copy
+            return _windows(xp, kh, kw, sh, sw, ho, wo).reshape(n * ho * wo, kh * kw * c)
+        # few channels: one copy per kernel tap keeps numpy's inner loop long (a row of pixels)
+        cols = np.empty((n, ho, wo, kh, kw, c), x.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                cols[:, :, :, i, j, :] = xp[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :]
+        return cols.reshape(n * ho * wo, kh * kw * c)
 
     def conv2d_backward(self, ctx, g, need_x=True, need_w=True):
-        cols, x_shape, xp_shape, w, (sh, sw), (pt, pb, pl, pr) = ctx
+        x, w, (sh, sw), (pt, pb, pl, pr) = ctx["x"], ctx["w"], ctx["stride"], ctx["pads"]
         kh, kw, cin, cout = w.shape
         n, ho, wo, _ = g.shape
         g2 = g.reshape(n * ho * wo, cout)
-        gw = (cols.T @ g2).reshape(w.shape) if need_w else None
+        gw = self._gemm(ctx["cols"].T, g2).reshape(w.shape) if need_w else None
         gx = None
-        if need_x:
-            # col2im one kernel offset at a time: each partial product is contiguous
-            gxp = np.zeros(xp_shape, g.dtype)
+        if need_x and kh == kw == 1 and not any(ctx["pads"]) and sh == sw == 1:
+            gx = self._gemm(g2, w.reshape(cin, cout).T).reshape(x.shape)
+        elif need_x:
+            # col2im one kernel tap at a time: each partial product is contiguous and stays in cache
+            hp, wp = x.shape[1] + pt + pb, x.shape[2] + pl + pr
+            gxp = np.zeros((n, hp, wp, cin), g.dtype)
             part = np.empty((n * ho * wo, cin), g.dtype)
             for i in range(kh):
                 for j in range(kw):
-                    np.matmul(g2, w[i, j].T, out=part)
+                    self._gemm(g2, w[i, j].T, out=part)
                     gxp[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :] += part.reshape(n, ho, wo, cin)
-            gx = gxp[:, pt:pt + x_shape[1], pl:pl + x_shape[2], :]
+            gx = gxp[:, pt:pt + x.shape[1], pl:pl + x.shape[2], :]
         return gx, gw
 
     def max_pool2d(self, x, pool, stride, pads):
@@ -368,24 +486,270 @@ class NumpyBackend:
         return gx, gg, gb
 
     def batch_norm(self, x, gamma, beta, eps):
-        axes = tuple(range(x.ndim - 1))
-        mu = x.mean(axis=axes)
-        xc = x - mu
-        var = (xc * xc).mean(axis=axes)
-        rstd = 1.0 / np.sqrt(var + eps)
-        xhat = xc * rstd
-        y = xhat * gamma + beta if gamma is not None else xhat
-        return y, (xhat, rstd, gamma), mu, var
+        # on [M, C] rows: few full passes and allocations (the centred input is kept for backward)
+        x2 = x.reshape(-1, x.shape[-1])
+        mu = x2.mean(axis=0)
+        xc = x2 - mu
+        var = np.einsum("ij,ij->j", xc, xc) / x2.shape[0]
+        rstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
+        scale = rstd if gamma is None else rstd * gamma
+        y = np.multiply(xc, scale)
+        if beta is not None:
+            y += beta
+        return y.reshape(x.shape), (xc, rstd, gamma), mu, var.astype(x.dtype, copy=False)
 
     def batch_norm_backward(self, ctx, g):
-        xhat, rstd, gamma = ctx
-        axes = tuple(range(g.ndim - 1))
-        gb = g.sum(axis=axes)
-        gg = (g * xhat).sum(axis=axes)
-        gxhat = g * gamma if gamma is not None else g
-        m = g.size // g.shape[-1]
-        gx = (rstd / m) * (m * gxhat - gxhat.sum(axis=axes) - xhat * (gxhat * xhat).sum(axis=axes))
-        return gx, (gg if gamma is not None else None), (gb if gamma is not None else None)
+        """dx = gamma rstd (g - mean(g) - xhat mean(g xhat)), xhat = xc rstd; as gx = g k1 + xc k2 + k3."""
+        xc, rstd, gamma = ctx
+        g2 = g.reshape(xc.shape)
+        m = xc.shape[0]
+        gb = g2.sum(axis=0)
+        s = np.einsum("ij,ij->j", g2, xc)              # sum(g * xc)
+        k1 = rstd if gamma is None else rstd * gamma
+        gx = np.multiply(xc, -k1 * rstd * rstd * s / m)
+        gx += -k1 * gb / m
+        gx += np.multiply(g2, k1, out=self.scratch(g2.shape, g2.dtype, "batch_norm"))
+        if gamma is None:
+            return gx.reshape(g.shape), None, None
+        return gx.reshape(g.shape), s * rstd, gb
+
+    # recurrent layers (engine/ops/recurrent.py) ---------------------------------------------
+    # Feature-major inside: a step's states are [H, B] and its gates [G * H, B], so each gate
+    # block, and each run of blocks, is one contiguous range (numpy's fastest case). A step's
+    # input is [h_{t-1}; x_t; 1], so one GEMM per step does both projections and the bias.
+    # sigmoid(z) = 0.5 tanh(z / 2) + 0.5 (the sigmoid kernel's formula), with the halving
+    # folded into the weights (exact in floating point), so one tanh activates every gate.
+    # Backward walks the steps in chunks: the factors that do not depend on the incoming
+    # gradient are computed for a whole chunk at once, and the chunk's weight gradient is
+    # one GEMM.
+    _RNN_CHUNK = 16
+
+    @staticmethod
+    def _rnn_xh(x, h0, H, dt):
+        """[h_{t-1}; x_t; 1] of every step as [T + 1, H + F + 1, B]; the loop writes h_t into t + 1."""
+        b, t_len, f = x.shape
+        XH = np.empty((t_len + 1, H + f + 1, b), dt)
+        XH[:t_len, H:H + f] = x.transpose(1, 2, 0)
+        XH[t_len, H:H + f] = 0
+        XH[:, H + f] = 1
+        XH[0, :H] = 0 if h0 is None else h0.T
+        return XH
+
+    @staticmethod
+    def _rnn_dh(g, gc, DXH, t, j, t_len, H, out):
+        """dL/dh_t: the output's gradient at step t plus what step t + 1 sends back."""
+        if t == t_len - 1:
+            return gc[j] if gc is not None else np.ascontiguousarray(g.T)
+        if gc is None:
+            return DXH[t + 1, :H]
+        return np.add(DXH[t + 1, :H], gc[j], out=out)
+
+    @staticmethod
+    def _rnn_chunk_grad(g, t0, t1):
+        return None if g.ndim == 2 else np.ascontiguousarray(g[:, t0:t1].transpose(1, 2, 0))
+
+    @staticmethod
+    def _rnn_weight_grad(gw, dz, xh):
+        """gw += sum over the chunk's steps of dz_t @ xh_t^T, as one GEMM."""
+        k, rows, b = dz.shape
+        gw += dz.transpose(1, 0, 2).reshape(rows, k * b) @ xh.transpose(1, 0, 2).reshape(xh.shape[1], k * b).T
+
+    def lstm_seq(self, x, w_ih, w_hh, bias, h0, c0, return_sequences=True):
+        b, t_len, f = x.shape
+        H = w_hh.shape[0]
+        dt = np.result_type(x.dtype, w_ih.dtype, w_hh.dtype)
+        perm = np.r_[3 * H:4 * H, 0:2 * H, 2 * H:3 * H]            # internal gate order [o, i, f, g]
+        w = np.zeros((H + f + 1, 4 * H), dt)                       # [w_hh; w_ih; bias], unscaled
+        w[:H], w[H:H + f] = w_hh[:, perm], w_ih[:, perm]
+        if bias is not None:
+            w[H + f] = bias[perm]
+        ws = np.ascontiguousarray((w * np.where(np.arange(4 * H) < 3 * H, 0.5, 1.0).astype(dt)).T)
+        XH = self._rnn_xh(x, h0, H, dt)
+        E = np.empty((t_len + 1, 5 * H, b), dt)    # step t: gates [o, i, f, g] activated, then c_{t-1}
+        E[0, 4 * H:] = 0 if c0 is None else c0.T
+        TC = np.empty((t_len, H, b), dt)           # tanh(c_t)
+        P = np.empty((2 * H, b), dt)
+        with self.blas.single():
+            self._lstm_steps(ws, XH, E, TC, P, H)
+        y = XH[1:, :H].transpose(2, 0, 1) if return_sequences else XH[t_len, :H].T
+        return y, (XH, E, TC, w, perm, f, h0 is not None, c0 is not None, bias is not None)
+
+    @staticmethod
+    def _lstm_steps(ws, XH, E, TC, P, H):
+        for t in range(TC.shape[0]):
+            e = E[t]
+            a = e[:4 * H]
+            np.matmul(ws, XH[t], out=a)
+            np.tanh(a, out=a)
+            sig = e[:3 * H]
+            sig *= 0.5
+            sig += 0.5
+            np.multiply(e[H:3 * H], e[3 * H:], out=P)             # [i * g; f * c_{t-1}]
+            c = E[t + 1, 4 * H:]
+            np.add(P[:H], P[H:], out=c)
+            np.tanh(c, out=TC[t])
+            np.multiply(e[:H], TC[t], out=XH[t + 1, :H])          # h_t = o * tanh(c_t)
+
+    def lstm_seq_backward(self, ctx, g, need_x=True):
+        """(dx, dw_ih, dw_hh, dbias, dh0, dc0); None for inputs that were not given."""
+        XH, E, TC, w, perm, f, has_h0, has_c0, has_bias = ctx
+        t_len, H, b = TC.shape
+        dt = TC.dtype
+        one = dt.type(1)
+        n = min(self._RNN_CHUNK, t_len)
+        DXH = np.empty((t_len, H + f + 1, b), dt)                  # d[h_{t-1}; x_t; 1]
+        wb = w[:H + f] if need_x else w[:H]                        # the rows whose gradient is needed
+        gw = np.zeros((4 * H, H + f + 1), dt)
+        dZ = np.empty((n, 4 * H, b), dt)
+        D = np.empty((n, 5 * H, b), dt)                            # per step factors, see below
+        dh_buf, dc, dcn = np.empty((H, b), dt), np.empty((H, b), dt), np.empty((H, b), dt)
+        for t1 in range(t_len, 0, -n):
+            t0 = max(0, t1 - n)
+            k = t1 - t0
+            e, tc, d = E[t0:t1], TC[t0:t1], D[:k]
+            o, i, fg, gg, cp = (e[:, j * H:(j + 1) * H] for j in range(5))
+            # dz_o = dh * tanh(c) o (1 - o);  dc = dh * o (1 - tanh(c)^2) + dc_next
+            # dz_i = dc * g i (1 - i);  dz_f = dc * c_{t-1} f (1 - f);  dz_g = dc * i (1 - g^2)
+            dP, dQ, dMi, dMf, dMg = (d[:, j * H:(j + 1) * H] for j in range(5))
+            sd = np.subtract(one, e[:, :3 * H])
+            sd *= e[:, :3 * H]                                     # sigmoid' of o, i, f
+            np.multiply(tc, sd[:, :H], out=dQ)
+            np.multiply(tc, tc, out=dP)
+            np.subtract(one, dP, out=dP)
+            dP *= o
+            np.multiply(gg, sd[:, H:2 * H], out=dMi)
+            np.multiply(cp, sd[:, 2 * H:], out=dMf)
+            np.multiply(gg, gg, out=dMg)
+            np.subtract(one, dMg, out=dMg)
+            dMg *= i
+            gc = self._rnn_chunk_grad(g, t0, t1)
+            with self.blas.single():     # the steps' small GEMMs on one thread
+                for t in range(t1 - 1, t0 - 1, -1):
+                    j = t - t0
+                    dh = self._rnn_dh(g, gc, DXH, t, j, t_len, H, dh_buf)
+                    dz = dZ[j]
+                    np.multiply(dh, dP[j], out=dc)
+                    if t < t_len - 1:
+                        dc += dcn
+                    np.multiply(dh, dQ[j], out=dz[:H])
+                    np.multiply(dc, dMi[j], out=dz[H:2 * H])
+                    np.multiply(dc, dMf[j], out=dz[2 * H:3 * H])
+                    np.multiply(dc, dMg[j], out=dz[3 * H:])
+                    np.multiply(dc, fg[j], out=dcn)                    # dc_{t-1}
+                    np.matmul(wb, dz, out=DXH[t, :wb.shape[0]])        # d[h_{t-1}; x_t]
+            self._rnn_weight_grad(gw, dZ[:k], XH[t0:t1])
+        gwk = gw.T[:, np.argsort(perm)]                            # [w_hh; w_ih; bias] in the caller's order
+        gx = DXH[:, H:H + f].transpose(2, 0, 1) if need_x else None
+        return (gx, gwk[H:H + f], gwk[:H], gwk[H + f] if has_bias else None,
+                DXH[0, :H].T if has_h0 else None, dcn.T if has_c0 else None)
+
+    def gru_seq(self, x, w_ih, w_hh, b_ih, b_hh, h0, order="rzn", return_sequences=True):
+        b, t_len, f = x.shape
+        H = w_hh.shape[0]
+        dt = np.result_type(x.dtype, w_ih.dtype, w_hh.dtype)
+        r, z = (slice(0, H), slice(H, 2 * H)) if order == "rzn" else (slice(H, 2 * H), slice(0, H))
+        n = slice(2 * H, 3 * H)
+        # internal rows [r; z; h @ w_hn + b_hn; x @ w_in + b_in]: r * (.) needs the last two apart
+        w = np.zeros((H + f + 1, 4 * H), dt)
+        for j, blk in enumerate((r, z)):
+            w[:H, j * H:(j + 1) * H] = w_hh[:, blk]
+            w[H:H + f, j * H:(j + 1) * H] = w_ih[:, blk]
+            for bias in (b_ih, b_hh):
+                if bias is not None:
+                    w[H + f, j * H:(j + 1) * H] += bias[blk]
+        w[:H, 2 * H:3 * H], w[H:H + f, 3 * H:] = w_hh[:, n], w_ih[:, n]
+        if b_hh is not None:
+            w[H + f, 2 * H:3 * H] = b_hh[n]
+        if b_ih is not None:
+            w[H + f, 3 * H:] = b_ih[n]
+        ws = np.ascontiguousarray((w * np.where(np.arange(4 * H) < 2 * H, 0.5, 1.0).astype(dt)).T)
+        XH = self._rnn_xh(x, h0, H, dt)
+        Z = np.empty((t_len, 4 * H, b), dt)        # step t: r, z activated; h @ w_hn + b_hn; x @ w_in + b_in
+        N = np.empty((t_len, H, b), dt)
+        with self.blas.single():
+            self._gru_steps(ws, XH, Z, N, H)
+        y = XH[1:, :H].transpose(2, 0, 1) if return_sequences else XH[t_len, :H].T
+        return y, (XH, Z, N, f, order, h0 is not None, b_ih is not None, b_hh is not None, w)
+
+    @staticmethod
+    def _gru_steps(ws, XH, Z, N, H):
+        tmp = np.empty(N.shape[1:], N.dtype)
+        for t in range(N.shape[0]):
+            zt, nt = Z[t], N[t]
+            np.matmul(ws, XH[t], out=zt)
+            rz = zt[:2 * H]
+            np.tanh(rz, out=rz)
+            rz *= 0.5
+            rz += 0.5
+            np.multiply(zt[:H], zt[2 * H:3 * H], out=nt)          # n = tanh(x_n + r * (h_n))
+            nt += zt[3 * H:]
+            np.tanh(nt, out=nt)
+            np.subtract(XH[t, :H], nt, out=tmp)                   # h_t = n + z * (h_{t-1} - n)
+            tmp *= zt[H:2 * H]
+            np.add(nt, tmp, out=XH[t + 1, :H])
+
+    def gru_seq_backward(self, ctx, g, need_x=True):
+        """(dx, dw_ih, dw_hh, db_ih, db_hh, dh0); None for inputs that were not given."""
+        XH, Z, N, f, order, has_h0, has_bi, has_bh, w = ctx
+        t_len, H, b = N.shape
+        dt = N.dtype
+        one = dt.type(1)
+        n = min(self._RNN_CHUNK, t_len)
+        DXH = np.empty((t_len, H + f + 1, b), dt)
+        wb = w[:H + f] if need_x else w[:H]
+        gw = np.zeros((4 * H, H + f + 1), dt)
+        dZ = np.empty((n, 4 * H, b), dt)
+        D = np.empty((n, 3 * H, b), dt)
+        dh_buf, tmp = np.empty((H, b), dt), np.empty((H, b), dt)
+        for t1 in range(t_len, 0, -n):
+            t0 = max(0, t1 - n)
+            k = t1 - t0
+            zc, nc, d = Z[t0:t1], N[t0:t1], D[:k]
+            rg, zg, ghn = zc[:, :H], zc[:, H:2 * H], zc[:, 2 * H:3 * H]
+            # d(x_n) = dh * (1 - z)(1 - n^2) =: dan;  d(h_n) = dan * r
+            # dz_r = dan * h_n r (1 - r);  dz_z = dh * (h_{t-1} - n) z (1 - z)
+            Pn, Qr, Qz = d[:, :H], d[:, H:2 * H], d[:, 2 * H:]
+            np.multiply(nc, nc, out=Pn)
+            np.subtract(one, Pn, out=Pn)
+            Pn *= np.subtract(one, zg)
+            sd = np.subtract(one, zc[:, :2 * H])
+            sd *= zc[:, :2 * H]                                    # sigmoid' of r, z
+            np.multiply(ghn, sd[:, :H], out=Qr)
+            np.subtract(XH[t0:t1, :H], nc, out=Qz)
+            Qz *= sd[:, H:]
+            gc = self._rnn_chunk_grad(g, t0, t1)
+            with self.blas.single():     # the steps' small GEMMs on one thread
+                for t in range(t1 - 1, t0 - 1, -1):
+                    j = t - t0
+                    dh = self._rnn_dh(g, gc, DXH, t, j, t_len, H, dh_buf)
+                    dz = dZ[j]
+                    np.multiply(dh, Pn[j], out=dz[3 * H:])
+                    np.multiply(dz[3 * H:], Qr[j], out=dz[:H])
+                    np.multiply(dh, Qz[j], out=dz[H:2 * H])
+                    np.multiply(dz[3 * H:], rg[j], out=dz[2 * H:3 * H])
+                    np.multiply(dh, zg[j], out=tmp)                   # the direct path h_{t-1} -> h_t
+                    np.matmul(wb, dz, out=DXH[t, :wb.shape[0]])
+                    DXH[t, :H] += tmp
+            self._rnn_weight_grad(gw, dZ[:k], XH[t0:t1])
+        gwk = gw.T                                                 # rows [h; x; 1], cols [r, z, h_n, x_n]
+        r, z = (slice(0, H), slice(H, 2 * H)) if order == "rzn" else (slice(H, 2 * H), slice(0, H))
+        blocks = {"r": slice(0, H), "z": slice(H, 2 * H)}
+        gw_hh, gw_ih = np.empty((H, 3 * H), dt), np.empty((f, 3 * H), dt)
+        gb = np.empty(3 * H, dt)
+        for name, dst in (("r", r), ("z", z)):
+            gw_hh[:, dst] = gwk[:H, blocks[name]]
+            gw_ih[:, dst] = gwk[H:H + f, blocks[name]]
+            gb[dst] = gwk[H + f, blocks[name]]
+        gw_hh[:, 2 * H:], gw_ih[:, 2 * H:] = gwk[:H, 2 * H:3 * H], gwk[H:H + f, 3 * H:]
+        gb_ih = gb_hh = None
+        if has_bi:
+            gb_ih = gb.copy()
+            gb_ih[2 * H:] = gwk[H + f, 3 * H:]
+        if has_bh:
+            gb_hh = gb
+            gb_hh[2 * H:] = gwk[H + f, 2 * H:3 * H]
+        gx = DXH[:, H:H + f].transpose(2, 0, 1) if need_x else None
+        return gx, gw_ih, gw_hh, gb_ih, gb_hh, (DXH[0, :H].T if has_h0 else None)
 
     # fused optimiser updates over one flat buffer (in place) ------------------
     def sgd_update(self, p, g, buf, lr, momentum=0.0, nesterov=False, weight_decay=0.0):

@@ -1,4 +1,5 @@
-"""LSTM and GRU over batch-first sequences [B, T, F], composed from primitive ops.
+"""LSTM and GRU over batch-first sequences [B, T, F], each one fused primitive (engine.ops.lstm
+/ gru: one matmul projects every step's input, then the loop over time runs in the kernel).
 
 Weights are stored for x @ W: weight_ih [F, G*H], weight_hh [H, G*H], with the
 G gate blocks of H columns side by side in the order documented per class.
@@ -47,20 +48,9 @@ class _Recurrent(Module):
             raise ValueError(f"{self._label()}: initial {name} must have shape {(b, self.hidden_size)}, got {tuple(shape)}")
         return s
 
-    def _output(self, hs, h):
-        if not self.return_sequences:
-            return h
-        b = h.shape[0]
-        return ops.concat([ops.reshape(ht, (b, 1, self.hidden_size)) for ht in hs], axis=1)
-
     def extra_repr(self):
         rs = ", return_sequences=True" if self.return_sequences else ""
         return f"{self.input_size}, {self.hidden_size}{rs}"
-
-
-def _cols(a, lo, hi):
-    """Columns lo:hi of the last axis (of a [B, n] tensor or an [n] bias)."""
-    return ops.getitem(a, (Ellipsis, slice(lo, hi)))
 
 
 class LSTM(_Recurrent):
@@ -81,25 +71,13 @@ class LSTM(_Recurrent):
         self.new_param("bias", bias)
 
     def forward(self, x, initial_state=None):
-        b, t, _ = self._check(x)
-        H = self.hidden_size
+        b, _, _ = self._check(x)
         h = c = None
         if initial_state is not None:
             if not isinstance(initial_state, (tuple, list)) or len(initial_state) != 2:
                 raise ValueError(f"{self._label()}: initial_state must be a pair (h0, c0)")
             h, c = (self._state(s, b, n) for s, n in zip(initial_state, ("h0", "c0")))
-        hs = []
-        for step in range(t):
-            z = ops.add(ops.matmul(ops.getitem(x, (slice(None), step)), self.weight_ih), self.bias)
-            if h is not None:  # h = 0 at the first step without an initial state
-                z = ops.add(z, ops.matmul(h, self.weight_hh))
-            i = ops.sigmoid(_cols(z, 0, H))
-            g = ops.tanh(_cols(z, 2 * H, 3 * H))
-            o = ops.sigmoid(_cols(z, 3 * H, 4 * H))
-            c = ops.mul(i, g) if c is None else ops.add(ops.mul(ops.sigmoid(_cols(z, H, 2 * H)), c), ops.mul(i, g))
-            h = ops.mul(o, ops.tanh(c))
-            hs.append(h)
-        return self._output(hs, h)
+        return ops.lstm(x, self.weight_ih, self.weight_hh, self.bias, h, c, return_sequences=self.return_sequences)
 
 
 class GRU(_Recurrent):
@@ -119,17 +97,7 @@ class GRU(_Recurrent):
         self.new_param("bias_hh", np.zeros(3 * self.hidden_size, dtype))
 
     def forward(self, x, initial_state=None):
-        b, t, _ = self._check(x)
-        H = self.hidden_size
+        b, _, _ = self._check(x)
         h = self._state(initial_state, b, "h0")
-        hs = []
-        for step in range(t):
-            gi = ops.add(ops.matmul(ops.getitem(x, (slice(None), step)), self.weight_ih), self.bias_ih)
-            gh = self.bias_hh if h is None else ops.add(ops.matmul(h, self.weight_hh), self.bias_hh)
-            rz = ops.sigmoid(ops.add(_cols(gi, 0, 2 * H), _cols(gh, 0, 2 * H)))
-            r, z = _cols(rz, 0, H), _cols(rz, H, 2 * H)
-            n = ops.tanh(ops.add(_cols(gi, 2 * H, 3 * H), ops.mul(r, _cols(gh, 2 * H, 3 * H))))
-            # (1 - z) * n + z * h  ==  n + z * (h - n);  h = 0 at the first step without h0
-            h = ops.sub(n, ops.mul(z, n)) if h is None else ops.add(n, ops.mul(z, ops.sub(h, n)))
-            hs.append(h)
-        return self._output(hs, h)
+        return ops.gru(x, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, h, gate_order="rzn",
+                       return_sequences=self.return_sequences)

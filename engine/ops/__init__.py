@@ -6,6 +6,7 @@ from .layout import concat, getitem, reshape, transpose
 from .linalg import matmul
 from .losses import binary_cross_entropy, cross_entropy_loss, mse_loss, softmax_cross_entropy_loss
 from .nn import batch_norm, dropout, embedding, layer_norm, log_softmax, softmax
+from .recurrent import gru, lstm
 from .reduce import max, mean, sum
 
 
@@ -25,7 +26,7 @@ def primitive_names():
 __all__ = [
     "abs", "add", "avg_pool2d", "batch_norm", "binary_cross_entropy", "cast", "clamp", "concat",
     "conv1d", "conv2d", "cross_entropy_loss", "div", "dropout", "embedding", "exp", "gelu", "getitem",
-    "layer_norm", "log", "log_softmax", "matmul", "max", "max_pool2d", "mean", "mse_loss", "mul", "neg",
+    "gru", "layer_norm", "log", "log_softmax", "lstm", "matmul", "max", "max_pool2d", "mean", "mse_loss", "mul", "neg",
     "pow", "relu", "reshape", "scale", "sigmoid", "silu", "softmax", "softmax_cross_entropy_loss",
     "sqrt", "sub", "sum", "tanh", "transpose",
 ]

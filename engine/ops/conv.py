@@ -5,7 +5,6 @@ import math
 
 from ..autograd import Function
 from ..tensor import as_tensor
-from . import elementwise as ew
 from .layout import reshape
 
 
@@ -44,13 +43,29 @@ def _out_size(n, k, s, p0, p1, op, x_shape):
 
 
 class Conv2D(Function):
-    def forward(self, K, x, w):
+    """Inputs x, w and an optional bias, added in place into the fresh output (no extra array)."""
+
+    def forward(self, K, x, w, b=None):
         y, self.ctx = K.conv2d(x, w, self.stride, self.pads)
+        if b is not None:
+            K.add_into(y, b)
         return y
 
     def backward(self, g):
-        rx, rw = self.inputs[0].requires_grad, self.inputs[1].requires_grad
-        return self.K.conv2d_backward(self.ctx, g, rx, rw)
+        ins = self.inputs
+        gx, gw = self.K.conv2d_backward(self.ctx, g, ins[0].requires_grad, ins[1].requires_grad)
+        if len(ins) == 2:
+            return gx, gw
+        return gx, gw, (self.K.sum(g, axis=(0, 1, 2)) if ins[2].requires_grad else None)
+
+
+def _bias(b, x, cout, op):
+    if b is None:
+        return ()
+    b = as_tensor(b, like=x)
+    if b.shape != (cout,):
+        raise ValueError(f"{op}: bias must have shape ({cout},), got {b.shape}")
+    return (b,)
 
 
 def conv2d(x, w, b=None, stride=1, padding="valid"):
@@ -67,8 +82,7 @@ def conv2d(x, w, b=None, stride=1, padding="valid"):
     pads = resolve_pads(padding, x.shape[1:3], w.shape[:2], stride, "conv2d")
     _out_size(x.shape[1], w.shape[0], stride[0], pads[0], pads[1], "conv2d", x.shape)
     _out_size(x.shape[2], w.shape[1], stride[1], pads[2], pads[3], "conv2d", x.shape)
-    y = Conv2D.apply(x, w, stride=stride, pads=pads)
-    return y if b is None else ew.add(y, b)
+    return Conv2D.apply(x, w, *_bias(b, x, w.shape[3], "conv2d"), stride=stride, pads=pads)
 
 
 def conv1d(x, w, b=None, stride=1, padding="valid"):
@@ -91,10 +105,9 @@ def conv1d(x, w, b=None, stride=1, padding="valid"):
         pl = pr = int(padding)
     _out_size(x.shape[1], w.shape[0], stride, pl, pr, "conv1d", x.shape)
     n, length, c = x.shape
-    y = Conv2D.apply(reshape(x, (n, 1, length, c)), reshape(w, (1,) + w.shape),
+    y = Conv2D.apply(reshape(x, (n, 1, length, c)), reshape(w, (1,) + w.shape), *_bias(b, x, w.shape[2], "conv1d"),
                      stride=(1, stride), pads=(0, 0, pl, pr))
-    y = reshape(y, (n, y.shape[2], y.shape[3]))
-    return y if b is None else ew.add(y, b)
+    return reshape(y, (n, y.shape[2], y.shape[3]))
 
 
 class MaxPool2D(Function):

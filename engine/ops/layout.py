@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, SliceGrad
 from ..tensor import Tensor, as_tensor
 
 
@@ -83,7 +83,8 @@ class GetItem(Function):
             raise IndexError(f"getitem: {e} (tensor shape {a.shape})") from None
 
     def backward(self, g):
-        return (self.K.getitem_grad(g, self.shape, self.index, self.advanced),)
+        # The tape adds g into one gradient buffer of the input, shared by all its slices.
+        return (SliceGrad(g, self.index, self.advanced),)
 
 
 class Concat(Function):

@@ -30,8 +30,11 @@ class MatMul(Function):
             ga = K.sum_to(K.matmul(g2, b2, tb=True), a2.shape)
             ga = K.reshape(ga, a.shape)
         if self.inputs[1].requires_grad:
-            gb = K.sum_to(K.matmul(a2, g2, ta=True), b2.shape)
-            gb = K.reshape(gb, b.shape)
+            if a.ndim > 2 and b.ndim == 2:     # [..., K] @ [K, N]: fold the batch axes, one GEMM
+                gb = K.matmul(K.reshape(a, (-1, a.shape[-1])), K.reshape(g, (-1, g.shape[-1])), ta=True)
+            else:
+                gb = K.sum_to(K.matmul(a2, g2, ta=True), b2.shape)
+                gb = K.reshape(gb, b.shape)
         return ga, gb
 
 

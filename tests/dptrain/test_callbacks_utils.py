@@ -334,6 +334,7 @@ def test_register_keras_serializable_makes_load_model_find_the_class(tmp_path, r
     assert dt.saving.get_registered_object("TimesFactor") is TimesFactor
     with pytest.raises(ValueError, match="dptrain's"):
         dt.saving.register_keras_serializable()(type("Dense", (L.Layer,), {}))
+    assert dt.saving.get_registered_object("Custom>Dense") is None     # the refused class left no trace
 
 
 def test_custom_object_scope(tmp_path):

@@ -58,6 +58,52 @@ def np_gelu_tanh(x):
 
 verf = np.vectorize(math.erf)
 
+
+def np_sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def np_lstm(x, wi, wh, b=None, h=None, c=None, seq=True):
+    """LSTM with gate blocks [i, f, g, o], a plain loop over time."""
+    H = wh.shape[0]
+    h = np.zeros((x.shape[0], H)) if h is None else h
+    c = np.zeros((x.shape[0], H)) if c is None else c
+    hs = []
+    for t in range(x.shape[1]):
+        z = x[:, t] @ wi + h @ wh + (0 if b is None else b)
+        i, f, o = np_sigmoid(z[:, :H]), np_sigmoid(z[:, H:2 * H]), np_sigmoid(z[:, 3 * H:])
+        c = f * c + i * np.tanh(z[:, 2 * H:3 * H])
+        h = o * np.tanh(c)
+        hs.append(h)
+    return np.stack(hs, 1) if seq else h
+
+
+def np_gru(x, wi, wh, bi=None, bh=None, h=None, order="rzn", seq=True):
+    """GRU (reset after the matmul), blocks [r, z, n] or [z, r, n], a plain loop over time."""
+    H = wh.shape[0]
+    r_, z_ = (slice(0, H), slice(H, 2 * H)) if order == "rzn" else (slice(H, 2 * H), slice(0, H))
+    h = np.zeros((x.shape[0], H)) if h is None else h
+    hs = []
+    for t in range(x.shape[1]):
+        gi = x[:, t] @ wi + (0 if bi is None else bi)
+        gh = h @ wh + (0 if bh is None else bh)
+        r, z = np_sigmoid(gi[:, r_] + gh[:, r_]), np_sigmoid(gi[:, z_] + gh[:, z_])
+        n = np.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+        h = (1 - z) * n + z * h
+        hs.append(h)
+    return np.stack(hs, 1) if seq else h
+
+
+def every_step(a):
+    """Uses every time step of a [B, T, F] tensor as its own slice (the recurrent pattern), plus
+    the whole tensor and an overlapping window, so that slice gradients and dense ones mix."""
+    return ag.concat([a[:, t] * (t + 1.0) for t in range(a.shape[1])], 1) + ag.sum(a * a) + ag.sum(a[:, 1:3, ::2])
+
+
+def np_every_step(a):
+    return (np.concatenate([a[:, t] * (t + 1.0) for t in range(a.shape[1])], 1) + np.sum(a * a)
+            + np.sum(a[:, 1:3, ::2]))
+
 # (id, fn over tensors, reference over float64 arrays, inputs, Function classes covered)
 CASES = [
     ("add_broadcast", lambda a, b: a + b, lambda a, b: a + b, [rn(7, 33), rn(33)], ["Add"]),
@@ -161,6 +207,20 @@ CASES = [
     ("bce_logits", lambda p: ag.binary_cross_entropy(p, np.array([[1.0], [0.0]]), from_logits=True),
      lambda p: np.mean(np.maximum(p, 0) - p * np.array([[1.0], [0.0]]) + np.log1p(np.exp(-np.abs(p)))),
      [rn(2, 1)], []),
+    # slices of one tensor (their gradients share one buffer) and the recurrent layers
+    ("getitem_every_step", every_step, np_every_step, [rn(2, 5, 3)], ["GetItem", "Concat"]),
+    ("getitem_basic_and_fancy_mixed", lambda a: a[np.array([0, 0, 2])] * a[::-1] + a[0],
+     lambda a: a[[0, 0, 2]] * a[::-1] + a[0], [rn(3, 4)], ["GetItem"]),
+    ("lstm", lambda x, wi, wh, b, h, c: ag.lstm(x, wi, wh, b, h, c), np_lstm,
+     [rn(2, 5, 3), rn(3, 8) * 0.5, rn(2, 8) * 0.5, rn(8), rn(2, 2), rn(2, 2)], ["LSTMSeq"]),
+    ("lstm_last_no_bias_no_state", lambda x, wi, wh: ag.lstm(x, wi, wh, return_sequences=False),
+     lambda x, wi, wh: np_lstm(x, wi, wh, seq=False), [rn(3, 4, 2), rn(2, 12), rn(3, 12) * 0.5], ["LSTMSeq"]),
+    ("gru_keras_order", lambda x, wi, wh, bi, bh, h: ag.gru(x, wi, wh, bi, bh, h, gate_order="zrn"),
+     lambda x, wi, wh, bi, bh, h: np_gru(x, wi, wh, bi, bh, h, order="zrn"),
+     [rn(2, 5, 3), rn(3, 6) * 0.5, rn(2, 6) * 0.5, rn(6), rn(6), rn(2, 2)], ["GRUSeq"]),
+    ("gru_last_torch_order_recurrent_bias", lambda x, wi, wh, bh: ag.gru(x, wi, wh, None, bh, return_sequences=False),
+     lambda x, wi, wh, bh: np_gru(x, wi, wh, None, bh, seq=False), [rn(3, 4, 2), rn(2, 9), rn(3, 9) * 0.5, rn(9)],
+     ["GRUSeq"]),
 ]
 
 

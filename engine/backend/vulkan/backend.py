@@ -21,6 +21,7 @@ from .kernels.layout import LayoutKernels
 from .kernels.linalg import LinalgKernels
 from .kernels.nn import NNKernels
 from .kernels.optim import OptimKernels
+from .kernels.recurrent import RecurrentKernels
 from .kernels.reduce import ReduceKernels
 from .kernels.transfer import TransferKernels
 
@@ -29,8 +30,9 @@ _HOST = NumpyBackend()
 # Kernels that route themselves: creation kernels (the dtype decides) and in-place ones
 # (the destination decides: writing into a host copy of a device array would be lost).
 _SELF_ROUTED = frozenset({"asarray", "to_numpy", "zeros", "full", "astype", "split_views", "copy_into", "add_into",
-                          "sgd_update", "adam_update", "rmsprop_update", "dropout_mask", "one_hot",
-                          "adagrad_update", "adadelta_update", "adamax_update", "nadam_update", "lion_update"})
+                          "getitem_grad_into", "sgd_update", "adam_update", "rmsprop_update", "dropout_mask",
+                          "one_hot", "adagrad_update", "adadelta_update", "adamax_update", "nadam_update",
+                          "lion_update"})
 
 
 def _on_device(args) -> bool:
@@ -79,7 +81,7 @@ def _routed(name, fn):
 
 
 class VulkanBackend(TransferKernels, ElementwiseKernels, ReduceKernels, LayoutKernels, LinalgKernels,
-                    NNKernels, ConvKernels, OptimKernels):
+                    NNKernels, ConvKernels, OptimKernels, RecurrentKernels):
     name = "vulkan"
 
     def __init__(self, device):

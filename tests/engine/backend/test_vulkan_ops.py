@@ -80,6 +80,9 @@ CASES = [
     ("getitem_rows_repeat", lambda a: a[np.array([0, 2, 0])], [rn(4, 3)], ["GetItem"]),
     ("getitem_cols_repeat", lambda a: a[:, np.array([1, 1, 0])], [rn(4, 3)], ["GetItem"]),
     ("getitem_bool", lambda a: a[np.array([True, False, True, True])], [rn(4, 2)], ["GetItem"]),
+    ("getitem_every_step", lambda a: ag.concat([a[:, t] * (t + 1.0) for t in range(a.shape[1])], 1)
+     + ag.sum(a * a) + ag.sum(a[:, 1:3, ::2]), [rn(2, 5, 3)], ["GetItem"]),
+    ("getitem_basic_and_fancy_mixed", lambda a: a[np.array([0, 0, 2])] * a[::-1] + a[0], [rn(3, 4)], ["GetItem"]),
     ("concat_axis1", lambda a, b: ag.concat([a, b], axis=1), [rn(2, 3), rn(2, 5)], ["Concat"]),
     ("concat_reused", lambda a: ag.concat([a, a * 2.0], axis=0), [rn(3)], ["Concat", "Mul"]),
     # matmul
@@ -111,6 +114,15 @@ CASES = [
     ("max_pool2d_same", lambda x: ag.max_pool2d(x, 2, padding="same"), [rn(1, 5, 5, 2)], ["MaxPool2D"]),
     ("avg_pool2d", lambda x: ag.avg_pool2d(x, 2), [rn(2, 4, 5, 3)], ["AvgPool2D"]),
     ("avg_pool2d_same", lambda x: ag.avg_pool2d(x, 3, stride=2, padding="same"), [rn(2, 5, 5, 3)], ["AvgPool2D"]),
+    # recurrent layers
+    ("lstm", lambda x, wi, wh, b, h, c: ag.lstm(x, wi, wh, b, h, c),
+     [rn(3, 6, 2), rn(2, 16) * 0.5, rn(4, 16) * 0.5, rn(16), rn(3, 4), rn(3, 4)], ["LSTMSeq"]),
+    ("lstm_last", lambda x, wi, wh: ag.lstm(x, wi, wh, return_sequences=False),
+     [rn(3, 5, 2), rn(2, 16) * 0.5, rn(4, 16) * 0.5], ["LSTMSeq"]),
+    ("gru_keras_order", lambda x, wi, wh, bi, bh, h: ag.gru(x, wi, wh, bi, bh, h, gate_order="zrn"),
+     [rn(3, 6, 2), rn(2, 12) * 0.5, rn(4, 12) * 0.5, rn(12), rn(12), rn(3, 4)], ["GRUSeq"]),
+    ("gru_last_no_bias", lambda x, wi, wh: ag.gru(x, wi, wh, return_sequences=False),
+     [rn(3, 5, 2), rn(2, 12) * 0.5, rn(4, 12) * 0.5], ["GRUSeq"]),
     # embedding, normalisation, dropout
     ("embedding", lambda w: ag.embedding(np.array([[0, 3], [3, 1]]), w), [rn(5, 4)], ["Embedding"]),
     ("embedding_wide", lambda w: ag.embedding(np.array([6, 0, 6, 6, 2]), w), [rn(7, 65)], ["Embedding"]),

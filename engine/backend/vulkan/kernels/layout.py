@@ -4,7 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..interfaces import GATHER, ONE_HOT, SEGSUM, STRIDED, S_SCATTER
+from ...numpy_backend import NumpyBackend
+from ..array import VkArray
 from .base import coalesce, contiguous_strides, pad6, prod
+
+_HOST = NumpyBackend()
 
 
 def _is_basic(index) -> bool:
@@ -127,6 +131,28 @@ class LayoutKernels:
         if dest.shape != g.shape:
             g = self.broadcast_to(g, dest.shape)
         return self._segment_sum(g, dest, 1, out)
+
+    def getitem_grad_into(self, out, g, index, advanced):
+        """out[index] += g in place (the tape's accumulation of slice gradients)."""
+        if type(out) is not VkArray:
+            return _HOST.getitem_grad_into(out, self.to_numpy(g), index, advanced)
+        g = self._dev(g)
+        if advanced or not _is_basic(index):
+            self.add_into(out, self.getitem_grad(g, out.shape, index, advanced))
+            return
+        vshape, strides, offset = basic_view(out.shape, index)
+        if vshape != g.shape:
+            g = self.broadcast_to(g, vshape)
+        if _is_contiguous(vshape, strides):
+            self.add_into(self.view(out, vshape, offset), g)
+            return
+        # a strided slice: gather it, add, scatter it back (no cell repeats in a basic view)
+        part = self._gather_into(out, self._empty(vshape, out.dtype), vshape, strides, offset)
+        self.add_into(part, g)
+        dims, (st,) = coalesce(vshape, strides)
+        n = prod(vshape)
+        push = (n, part.off, out.off + offset, *pad6(dims, 1), *pad6(st))
+        self._launch(STRIDED, (S_SCATTER, len(dims)), (part, out), push, n)
 
     def _zeros_result(self, shape, dtype):
         out = self._empty(shape, dtype)
