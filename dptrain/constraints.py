@@ -109,10 +109,12 @@ max_norm, min_max_norm, non_neg, unit_norm = MaxNorm, MinMaxNorm, NonNeg, UnitNo
 
 
 def serialize(constraint):
+    """The Keras-style config of `constraint` ({"class_name": ..., "config": ...}), data only."""
     return serialize_object(constraint, "keras.constraints", ALL_OBJECTS_DICT)
 
 
 def deserialize(config, custom_objects=None):
+    """The constraint a config made by `serialize` describes (custom_objects for your own classes)."""
     return get_object(config, ALL_OBJECTS_DICT, "constraint", custom_objects)
 
 

@@ -373,10 +373,12 @@ IdentityInitializer, OrthogonalInitializer = Identity, Orthogonal
 
 
 def serialize(initializer):
+    """The Keras-style config of `initializer` ({"class_name": ..., "config": ...}), data only."""
     return serialize_object(initializer, "keras.initializers", ALL_OBJECTS_DICT)
 
 
 def deserialize(config, custom_objects=None):
+    """The initializer a config made by `serialize` describes (custom_objects for your own classes)."""
     return get_object(config, ALL_OBJECTS_DICT, "initializer", custom_objects)
 
 

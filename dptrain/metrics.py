@@ -1297,6 +1297,7 @@ def serialize(metric):
 
 
 def deserialize(config, custom_objects=None):
+    """The metric a config made by `serialize` describes (custom_objects for your own classes)."""
     if isinstance(config, str):
         return get(config)
     if not isinstance(config, dict) or "class_name" not in config:

@@ -620,6 +620,7 @@ def serialize(optimizer):
 
 
 def deserialize(config, custom_objects=None):
+    """The optimizer a config made by `serialize` describes (custom_objects for your own classes)."""
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"optimizers.deserialize: expected a dict with 'class_name' and 'config', got {config!r}")
     name = config["class_name"]
@@ -631,6 +632,7 @@ def deserialize(config, custom_objects=None):
 
 
 def get(identifier, where="compile: optimizer"):
+    """A optimizer from a name, a config dict, an instance or a callable (as Keras' `get`)."""
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, dict):

@@ -136,10 +136,12 @@ l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
 
 
 def serialize(regularizer):
+    """The Keras-style config of `regularizer` ({"class_name": ..., "config": ...}), data only."""
     return serialize_object(regularizer, "keras.regularizers", ALL_OBJECTS_DICT)
 
 
 def deserialize(config, custom_objects=None):
+    """The regularizer a config made by `serialize` describes (custom_objects for your own classes)."""
     return get_object(config, ALL_OBJECTS_DICT, "regularizer", custom_objects)
 
 

@@ -31,6 +31,7 @@ _Tensor = _as_tensor = _from_node = None
 
 
 def is_recording() -> bool:
+    """True inside `grad_tape()` (and not inside `no_grad()`): ops are being recorded for backward."""
     return _state.depth > 0 and _state.paused == 0
 
 

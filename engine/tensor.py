@@ -12,6 +12,14 @@ _param_ids = itertools.count()
 
 
 class Tensor:
+    """An n-dimensional array on the current device, recorded for autograd when `requires_grad`.
+
+    Create them with `ag.tensor(data)` (no gradient) or `ag.param(data)` (a trainable
+    leaf). Operators (`+ - * / @ ** []`, comparisons) and `ag` functions build new tensors;
+    inside `ag.grad_tape()` they are recorded and `ag.backward(loss)` fills `.grad`.
+    `numpy()` copies the values to the host; `float(t)`, `int(t)`, `bool(t)` work on one
+    element; `shape`, `dtype`, `size`, `T`, `reshape`, `detach` and `item` are as in numpy / torch.
+    """
     __slots__ = ("data", "requires_grad", "grad", "name", "_node", "__weakref__")
     # Make numpy defer to our reflected operators: ndarray + Tensor -> Tensor.__radd__.
     __array_ufunc__ = None

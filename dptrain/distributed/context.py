@@ -165,16 +165,20 @@ atexit.register(shutdown)
 
 
 def all_reduce(a: np.ndarray, op: str = "sum") -> np.ndarray:
+    """The elementwise sum / mean / max of `a` over every rank (identical bits on every rank)."""
     return get_context().communicator.all_reduce(a, op=op)
 
 
 def broadcast(a: np.ndarray, root: int = 0) -> np.ndarray:
+    """`root`'s `a` on every rank (every rank passes an array of the same shape and dtype)."""
     return get_context().communicator.broadcast(a, root=root)
 
 
 def all_gather(a: np.ndarray) -> List[np.ndarray]:
+    """Every rank's `a`, as a list in rank order."""
     return get_context().communicator.all_gather(a)
 
 
 def barrier() -> None:
+    """Wait until every rank has reached this point (or raise after the timeout, naming the missing)."""
     get_context().communicator.barrier()

@@ -18,11 +18,11 @@ from .context import get_context
 
 
 class NonFiniteGradientError(FloatingPointError):
-    pass
+    """A gradient with NaN or Inf on some rank (named in the message), with on_nonfinite="raise"."""
 
 
 class WeightDesyncError(RuntimeError):
-    pass
+    """The replicas' weights differ (a digest mismatch); the message names the ranks and the step."""
 
 
 def _comm():

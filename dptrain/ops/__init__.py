@@ -53,3 +53,16 @@ _MISSING = {
 for _name, _what in _MISSING.items():
     globals()[_name] = _not_implemented(_name, f"{_what}: not supported by dptrain yet")
 del _mod, _prefix, _name, _what
+
+
+def _document_undocumented():
+    """Entries without their own docstring follow keras.ops (and numpy) exactly: say so."""
+    import inspect
+    for _name in list(globals()):
+        _fn = globals()[_name]
+        if not _name.startswith("_") and inspect.isfunction(_fn) and not (_fn.__doc__ or "").strip():
+            _fn.__doc__ = (f"`keras.ops.{_name}` over dptrain tensors and numpy arrays, with Keras' arguments and "
+                           f"numpy's semantics; differentiable for float inputs.")
+
+
+_document_undocumented()
