@@ -227,9 +227,11 @@ def _array_from(data, payload_start, payload_len, meta, i, fail):
     if not (isinstance(meta, list) and len(meta) == 4):
         fail(f"array {i}: malformed description")
     dtype_str, shape, offset, nbytes = meta
-    try:
-        dtype = np.dtype(dtype_str)
-    except (TypeError, ValueError):
+    try:  # only a type string: np.dtype also takes None, lists, dicts (and raises many things)
+        dtype = np.dtype(dtype_str) if isinstance(dtype_str, str) else None
+    except Exception:
+        dtype = None
+    if dtype is None:
         fail(f"array {i}: unknown dtype {dtype_str!r}")
     if dtype.kind not in "biufc" or dtype.byteorder == ">" or not isinstance(shape, list) \
             or not all(isinstance(s, int) and s >= 0 for s in shape):
@@ -241,7 +243,10 @@ def _array_from(data, payload_start, payload_len, meta, i, fail):
             or offset < 0 or offset + nbytes > payload_len:
         fail(f"array {i}: size {nbytes} at offset {offset} does not fit {dtype} {tuple(shape)} "
              f"in a payload of {payload_len} bytes")
-    return np.frombuffer(data, dtype=dtype, count=count, offset=payload_start + offset).reshape(shape)
+    try:  # numpy refuses more than 64 dimensions, or an (empty) shape it cannot index
+        return np.frombuffer(data, dtype=dtype, count=count, offset=payload_start + offset).reshape(shape)
+    except ValueError as e:
+        fail(f"array {i}: shape {tuple(shape)} is not a valid array shape ({e})")
 
 
 def _resolve(node, arrays, fail, depth=0):
@@ -298,6 +303,8 @@ def load(path, who="ag.load"):
         fail(f"truncated: {size} bytes, expected {payload_start + payload_len}")
     if payload_start + payload_len < size:
         fail(f"{size - payload_start - payload_len} unexpected bytes after the end of the data")
+    if any(data[head_end:payload_start]):  # covered by no checksum: must be the zeros save writes
+        fail("corrupt header padding (non-zero bytes)")
     header = bytes(data[_PREFIX.size:head_end])
     if zlib.crc32(header) != header_crc:
         fail("corrupt header (checksum mismatch)")

@@ -127,6 +127,9 @@ class Supervisor:
         for w in workers:
             if w.poll() is None:
                 w.signal_group(first_signal)
+                # a stopped worker (SIGSTOP) would sit out the grace period without ever seeing
+                # the signal: let it run, so it stops (or saves) now, as the others do
+                w.signal_group(signal.SIGCONT)
         grace_end = time.monotonic() + self.spec.grace_period
         while any(w.poll() is None for w in workers) and time.monotonic() < grace_end and not self._hurry:
             time.sleep(0.05)

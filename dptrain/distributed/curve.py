@@ -9,7 +9,11 @@ longer travels in clear. Same-host traffic (ipc, shared memory) is protected by 
 permissions and stays as it is.
 
 DPTRAIN_CURVE: "auto" (default: on when MASTER_ADDR is not a loopback address, i.e. the job
-may span hosts), "1" (on for every tcp socket), "0" (off).
+may span hosts), "1" (on for every tcp socket), "0" (off). Under "auto" the rendezvous socket
+uses CURVE on one host too (`rendezvous_keys`): any local user can reach 127.0.0.1, and libzmq's
+ZMQ_MAXMSGSIZE bounds frames, not messages, so a peer writing ZMTP by hand could make rank 0
+buffer one endless multipart message (and a process holding the port first would be sent the
+hellos, token and all).
 """
 from __future__ import annotations
 
@@ -74,4 +78,17 @@ def keys_for(token: bytes, master_addr: str, environ: Optional[Mapping[str, str]
         raise RuntimeError(f"this job spans hosts, so its sockets use ZeroMQ CURVE, but this pyzmq "
                            f"was built without it: install pyzmq from its wheels (they ship libsodium), "
                            f"or set {CURVE_VAR}=0 to send in clear")
+    return CurveKeys.from_token(token)
+
+
+def rendezvous_keys(token: bytes, master_addr: str, environ: Optional[Mapping[str, str]] = None
+                    ) -> Optional[CurveKeys]:
+    """The rendezvous socket's keys: the job's when its tcp sockets use CURVE, and under "auto" on
+    one host too (where pyzmq has CURVE); None only with DPTRAIN_CURVE=0 or without CURVE."""
+    keys = keys_for(token, master_addr, environ)
+    if keys is not None:
+        return keys
+    environ = os.environ if environ is None else environ
+    if environ.get(CURVE_VAR, "").strip().lower() in ("0", "off", "no", "false") or not zmq.has("curve"):
+        return None
     return CurveKeys.from_token(token)

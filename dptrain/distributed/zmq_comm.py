@@ -17,7 +17,7 @@ from typing import List, Optional
 import numpy as np
 
 from . import rendezvous, shm, wire
-from .curve import CurveKeys, keys_for as curve_keys_for
+from .curve import CurveKeys, keys_for as curve_keys_for, rendezvous_keys as curve_rendezvous_keys
 from .communicator import Communicator, check_array, check_op, finish_mean
 from .errors import CollectiveError, DesyncError
 from .mesh import Expect, Mesh
@@ -41,11 +41,13 @@ class ZmqCommunicator(Communicator):
       noticed at once (its sockets close) and raises `PeerLost` within about a second.
     transport: "auto" (ipc:// on one host, tcp across hosts), "ipc" or "tcp".
     shared_memory: None reads DPTRAIN_SHM (default on); used only when every rank
-      is on this host. shm_block_bytes: None reads DPTRAIN_SHM_BLOCK_KB (default 4 MiB).
+      is on this host (x86-64 Linux). shm_block_bytes: None reads DPTRAIN_SHM_BLOCK_KB
+      (default 256 KiB: the chunk size, cache-sized).
     backend: this rank's engine backend ("cpu" / "vulkan"), shared at the rendezvous so every
       rank can see each one's in `endpoints[r]["backend"]`.
     curve: ZeroMQ CURVE on the tcp sockets, keys derived from the token; None reads
-      DPTRAIN_CURVE (default: on when MASTER_ADDR is not loopback), see curve.py.
+      DPTRAIN_CURVE (default: on when MASTER_ADDR is not loopback, and on the rendezvous
+      socket always), see curve.py.
     direct_max_bytes, piece_bytes, zero_copy_min: the socket path's algorithm knobs.
     """
 
@@ -79,8 +81,9 @@ class ZmqCommunicator(Communicator):
             shm_block_bytes = int(kb) << 10 if kb else shm.BLOCK_BYTES
         if curve is None:
             keys = curve_keys_for(self._token, master_addr)
+            rdv_keys = curve_rendezvous_keys(self._token, master_addr)  # CURVE on one host too
         else:
-            keys = CurveKeys.from_token(self._token) if curve else None
+            keys = rdv_keys = CurveKeys.from_token(self._token) if curve else None
         self.mesh = Mesh(rank, world_size, self._token, timeout=timeout, master_addr=master_addr,
                          master_port=master_port, transport=transport,
                          heartbeat_timeout=heartbeat_timeout,
@@ -91,7 +94,7 @@ class ZmqCommunicator(Communicator):
             kw = dict(world_size=world_size, token=self._token, master_addr=master_addr,
                       master_port=master_port, timeout=self.timeout,
                       info=dict(self.mesh.info(), **({"backend": backend} if backend else {})),
-                      counter=self._rdv, curve=keys)
+                      counter=self._rdv, curve=rdv_keys)
             if rank == 0:
                 table, server = rendezvous.serve(self.mesh.ctx, **kw)
             else:
@@ -99,7 +102,7 @@ class ZmqCommunicator(Communicator):
             self.endpoints = table
             self.mesh.connect(table, deadline)
             self.barrier()
-            if shared_memory and all(rec["host"] == table[0]["host"] for rec in table):
+            if shared_memory and shm.available() and all(rec["host"] == table[0]["host"] for rec in table):
                 self._setup_shm(int(shm_block_bytes))
             # Set-up is complete on every rank and all its messages are consumed:
             # the caller's first collective is #0 in every message.
@@ -214,14 +217,47 @@ class ZmqCommunicator(Communicator):
         name = f"all_reduce({op})"
         return self._run(name, self._all_reduce, a, op, name)
 
-    def _all_reduce(self, seq, a, op, name):
+    def all_reduce_inplace(self, a, op="sum", extra=None):
+        """all_reduce written back into `a` (a C-contiguous, writable array), which is returned:
+        no result array is allocated, and on the shared-memory path nothing is copied twice.
+
+        extra: a few float64 values (at most shm.EXTRA_MAX) gathered from every rank along with
+        the reduction (on the shared-memory path at no extra round trip); then (a, an array of
+        shape (world_size, len(extra)): every rank's values in rank order) is returned.
+        """
+        check_op(op)
+        a = check_array(a, "all_reduce_inplace")
+        if not (a.flags.c_contiguous and a.flags.writeable):
+            raise ValueError("all_reduce_inplace: the array must be C-contiguous and writable")
+        if extra is not None:
+            extra = np.ascontiguousarray(extra, dtype=np.float64).reshape(-1)
+            if extra.size > shm.EXTRA_MAX:
+                raise ValueError(f"all_reduce_inplace: at most {shm.EXTRA_MAX} extra values, got {extra.size}")
+            if self._shm is None:   # the socket path: one small exchange first
+                got = np.stack(self.all_gather(extra))
+                return self.all_reduce_inplace(a, op), got
+        name = f"all_reduce({op})"
+        total = self._run(name, self._all_reduce, a, op, name, a.reshape(-1), extra)
+        return a if extra is None else (a, total)
+
+    def _all_reduce(self, seq, a, op, name, out=None, extra=None):
         if self._shm is not None:
-            return self._shm.all_reduce(seq, a, op, name)
+            res = self._shm.all_reduce(seq, a, op, name, out, extra)
+            return res if extra is None else self._shm.extras
         if a.nbytes <= self.direct_max_bytes or a.size < self.world_size:
-            return self._direct_all_reduce(seq, a, op, name)
-        work = np.array(a, order="C", copy=True).reshape(-1)
+            res = self._direct_all_reduce(seq, a, op, name)
+            if out is None:
+                return res
+            out[...] = res.reshape(-1)
+            return out
+        if out is None:
+            work = np.array(a, order="C", copy=True).reshape(-1)
+        else:
+            work = out
+            if not np.shares_memory(out, a):
+                out[...] = a.reshape(-1)
         self._ring_all_reduce(seq, work, op, name, a.shape)
-        return work.reshape(a.shape)
+        return work.reshape(a.shape) if out is None else out
 
     def _direct_all_reduce(self, seq, a, op, name):
         mine = np.ascontiguousarray(a).reshape(-1)
