@@ -29,15 +29,16 @@ def _array(a, where):
     return a
 
 
-def _structure(data, names, where, what):
-    """One array per name from a single array, a list/tuple or a dict by name."""
+def _structure(data, names, where, what, required=None):
+    """One array per name from a single array, a list/tuple or a dict by name (a dict may leave
+    out the names not in `required`: those entries are None)."""
     if isinstance(data, dict):
         unknown = [k for k in data if k not in names]
-        missing = [k for k in names if k not in data]
+        missing = [k for k in (names if required is None else required) if k not in data]
         if unknown or missing:
             raise ValueError(f"{where}: dict keys must be the model's {what} names {names}; "
                              f"missing {missing}, unknown {unknown}")
-        return [data[k] for k in names]
+        return [data.get(k) for k in names]
     if isinstance(data, (list, tuple)):
         if len(data) != len(names):
             raise ValueError(f"{where}: the model has {len(names)} {what}(s) {names}, got a list of {len(data)} "
@@ -57,7 +58,7 @@ def prepare_x(model, x, where="x"):
     if x is None:
         raise ValueError(f"{where}: no input data given")
     graph = model._graph
-    names = model.input_names
+    names = model._input_feed_names
     arrays = _structure(x, names, where, "input")
     out = []
     for t, name, a in zip(graph.inputs, names, arrays):
@@ -107,8 +108,8 @@ def prepare_y(model, heads, y, n, where="y"):
     """One converted target array per head (in head order)."""
     if y is None:
         raise ValueError(f"{where}: no targets given; fit/evaluate need y")
-    names = model.output_names
-    arrays = _structure(y, names, where, "output")
+    names = model._output_feed_names
+    arrays = _structure(y, names, where, "output", required=[h.name for h in heads])  # Keras: only outputs with a loss
     outs = model._graph.outputs
     prepared = []
     for h in heads:

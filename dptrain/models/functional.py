@@ -52,9 +52,15 @@ class Model(Trainer, Layer):
         self._set_graph(inputs, outputs)
 
     def _set_graph(self, inputs, outputs):
-        self._inputs_as_list = isinstance(inputs, (list, tuple))
-        self._outputs_as_list = isinstance(outputs, (list, tuple))
-        self._graph = Graph(flatten(inputs), flatten(outputs), self._who())
+        # a dict of inputs/outputs is kept as its keys and its values in sorted key order
+        # (Keras' tree.flatten order); the model then takes and returns dicts with those keys
+        self._input_keys = sorted(inputs) if isinstance(inputs, dict) else None
+        self._output_keys = sorted(outputs) if isinstance(outputs, dict) else None
+        self._inputs_as_list = isinstance(inputs, (list, tuple, dict))
+        self._outputs_as_list = isinstance(outputs, (list, tuple, dict))
+        ins = [inputs[k] for k in self._input_keys] if self._input_keys else flatten(inputs)
+        outs = [outputs[k] for k in self._output_keys] if self._output_keys else flatten(outputs)
+        self._graph = Graph(ins, outs, self._who())
         self.built = True
         self._graph_changed()   # drops steps compiled against a previous graph
 
@@ -62,6 +68,7 @@ class Model(Trainer, Layer):
         from .eager import EagerGraph
         g = EagerGraph(self, x)
         self._graph = g
+        self._input_keys = self._output_keys = None
         self._inputs_as_list, self._outputs_as_list = g.inputs_as_list, g.outputs_as_list
         self.built = True
         self._graph_changed()
@@ -120,25 +127,65 @@ class Model(Trainer, Layer):
     def outputs(self):
         return list(self._require_graph("list its outputs").outputs)
 
+    def _pack_inputs(self, items):
+        keys = getattr(self, "_input_keys", None)
+        if keys:
+            return dict(zip(keys, items))
+        return list(items) if self._inputs_as_list else items[0]
+
+    def _pack_outputs(self, items):
+        """The model's outputs in its own structure: a dict by key, a list, or the one output."""
+        keys = getattr(self, "_output_keys", None)
+        if keys:
+            return dict(zip(keys, items))
+        return list(items) if self._outputs_as_list else items[0]
+
+    def _unpack_outputs(self, out):
+        if isinstance(out, dict):
+            return [out[k] for k in self._output_keys]
+        return list(out) if isinstance(out, (list, tuple)) else [out]
+
+    def _inputs_from_dict(self, data):
+        """A dict of inputs as the list in the model's input order (by key, or by Input name)."""
+        names = self._input_feed_names
+        missing = [k for k in names if k not in data]
+        unknown = [k for k in data if k not in names]
+        if missing or unknown:
+            raise ValueError(f"{self._who()}: dict keys must be the model's input names {names}; "
+                             f"missing {missing}, unknown {unknown}")
+        return [data[k] for k in names]
+
     @property
     def input(self):
-        """The model's input KerasTensor (a list for several inputs), as in Keras."""
-        ins = self.inputs
-        return ins if self._inputs_as_list else ins[0]
+        """The model's input KerasTensor (a list, or a dict by key, for several inputs), as in Keras."""
+        return self._pack_inputs(self.inputs)
 
     @property
     def output(self):
-        """The model's output KerasTensor (a list for several outputs), as in Keras."""
-        outs = self.outputs
-        return outs if self._outputs_as_list else outs[0]
+        """The model's output KerasTensor (a list, or a dict by key, for several outputs), as in Keras."""
+        return self._pack_outputs(self.outputs)
 
     @property
     def input_names(self):
+        """One name per input: the Input layer's name."""
         return [t.node.layer.name for t in self.inputs]
 
     @property
+    def _input_feed_names(self):
+        """The names a dict of data is keyed by: the model's dict keys, else the Input names."""
+        keys = getattr(self, "_input_keys", None)
+        return list(keys) if keys else self.input_names
+
+    @property
+    def _output_feed_names(self):
+        """The names targets, losses and logs are keyed by: the dict keys, else the output names."""
+        keys = getattr(self, "_output_keys", None)
+        return list(keys) if keys else self.output_names
+
+    @property
     def output_names(self):
-        """One name per output: the producing layer's name (suffixed when a layer makes several outputs)."""
+        """One name per output: the producing layer's name (suffixed when a layer makes several
+        outputs). A dict of outputs keys its targets, losses and logs by its own keys instead."""
         g = self._require_graph("name its outputs")
         names = []
         for k, t in enumerate(g.outputs):
@@ -153,6 +200,7 @@ class Model(Trainer, Layer):
 
     @property
     def output_shape(self):
+        """The output shape (a list for several outputs, a dict's in sorted key order, as Keras)."""
         shapes = [t.shape for t in self.outputs]
         return shapes if self._outputs_as_list else shapes[0]
 
@@ -175,10 +223,21 @@ class Model(Trainer, Layer):
         dtypes = [t.dtype for t in self._graph.outputs]
         return dtypes if self._outputs_as_list else dtypes[0]
 
+    def __call__(self, inputs, *args, **kwargs):
+        if isinstance(inputs, dict) and self._graph is not None and not self._subclassed:
+            items = self._inputs_from_dict(inputs)
+            inputs = items if self._inputs_as_list else items[0]
+        out = Layer.__call__(self, inputs, *args, **kwargs)
+        if getattr(self, "_output_keys", None) and isinstance(out, list):  # symbolic: KerasTensors by key
+            out = dict(zip(self._output_keys, out))
+        return out
+
     def call(self, inputs, training=False):
+        if isinstance(inputs, dict):
+            inputs = self._inputs_from_dict(inputs)
         xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         outs = self._require_graph("run").plan.run(xs, training)
-        return outs if self._outputs_as_list else outs[0]
+        return self._pack_outputs(outs)
 
     # --- configs ----------------------------------------------------------------------------
     def get_config(self):
@@ -199,7 +258,8 @@ class Model(Trainer, Layer):
                  for n in g.nodes if not isinstance(n.layer, InputLayer)]
         return {"name": self.name, "trainable": self.trainable, "layers": layers, "nodes": nodes,
                 "inputs": [ref(t) for t in g.inputs], "outputs": [ref(t) for t in g.outputs],
-                "inputs_as_list": self._inputs_as_list, "outputs_as_list": self._outputs_as_list}
+                "inputs_as_list": self._inputs_as_list, "outputs_as_list": self._outputs_as_list,
+                "input_keys": self._input_keys, "output_keys": self._output_keys}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -234,8 +294,15 @@ class Model(Trainer, Layer):
             produced[(layer.name, k)] = out if isinstance(out, list) else [out]
         inputs = [get(r) for r in config["inputs"]]
         outputs = [get(r) for r in config["outputs"]]
-        return Model(inputs if config["inputs_as_list"] else inputs[0],
-                     outputs if config["outputs_as_list"] else outputs[0],
+        if config.get("input_keys"):
+            inputs = dict(zip(config["input_keys"], inputs))
+        elif not config["inputs_as_list"]:
+            inputs = inputs[0]
+        if config.get("output_keys"):
+            outputs = dict(zip(config["output_keys"], outputs))
+        elif not config["outputs_as_list"]:
+            outputs = outputs[0]
+        return Model(inputs, outputs,
                      name=config["name"], trainable=config.get("trainable", True))
 
     def __repr__(self):

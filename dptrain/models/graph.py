@@ -27,11 +27,49 @@ def _call_fn(node):
     """What the plan calls for `node`: `layer.call` itself when it takes (x, training) and the node has
     no further arguments (no per-batch overhead), else Keras' conventions through `layer._invoke`."""
     layer = node.layer
+    if getattr(layer, "_output_keys", None):        # a model with a dict of outputs: its values, in key order
+        return lambda x, training: layer._unpack_outputs(layer._invoke(x, training, node.args, node.kwargs))
     training_second = layer._call_conventions()[3]      # call(self, x, training=...)
     if training_second and not node.args and not node.kwargs:
         return layer.call
     args, kwargs = node.args, node.kwargs
     return lambda x, training: layer._invoke(x, training, args, kwargs)
+
+
+def keras_layer_order(inputs, outputs):
+    """The model's layers in Keras 3's order (ops.function.map_graph): by decreasing depth from
+    the outputs, and within one depth in the order a walk from the outputs (each output in turn,
+    a node's inputs in order, depth first) first reaches them. get_weights() follows it."""
+    input_ids = {id(t) for t in inputs}
+    finished, by_decreasing_depth, index = set(), [], {}
+    for out in outputs:
+        stack = [(out, False)]
+        while stack:          # iterative: a deep graph must not meet Python's recursion limit
+            t, done = stack.pop()
+            n = t.node
+            if done:
+                if n.id not in finished:
+                    finished.add(n.id)
+                    by_decreasing_depth.append(n)
+                continue
+            if n.id in finished:
+                continue
+            index.setdefault(id(n.layer), len(index))
+            stack.append((t, True))
+            if not isinstance(n.layer, InputLayer) and id(t) not in input_ids:
+                stack.extend((p, False) for p in reversed(n.inputs))
+    node_depth, layer_depth, layer_of = {}, {}, {}
+    for n in reversed(by_decreasing_depth):
+        depth = max(node_depth.setdefault(n.id, 0), layer_depth.get(id(n.layer), 0))
+        layer_depth[id(n.layer)] = node_depth[n.id] = depth
+        layer_of[id(n.layer)] = n.layer
+        for t in n.inputs:
+            node_depth[t.node.id] = max(depth + 1, node_depth.get(t.node.id, 0))
+    for t in inputs:            # an input no output depends on
+        layer = t.node.layer
+        if id(layer) not in layer_depth:
+            layer_depth[id(layer)], index[id(layer)], layer_of[id(layer)] = 0, -1, layer
+    return sorted(layer_of.values(), key=lambda layer: (-layer_depth[id(layer)], index[id(layer)]))
 
 
 class Graph:
@@ -63,12 +101,7 @@ class Graph:
                 raise ValueError(f"{who}: graph disconnected: input '{n.layer.name}' (shape "
                                  f"{format_shape(n.outputs[0].shape)}) feeds layer(s) {users} but is not "
                                  f"among the model inputs {[t.node.layer.name for t in inputs]}")
-        layers, seen = [t.node.layer for t in inputs], {id(t.node.layer) for t in inputs}
-        for n in self.nodes:
-            if id(n.layer) not in seen:
-                seen.add(id(n.layer))
-                layers.append(n.layer)
-        self.layers = layers
+        self.layers = layers = keras_layer_order(self.inputs, self.outputs)
         names = {}
         for layer in layers:
             if layer.name in names:

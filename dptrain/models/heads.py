@@ -113,7 +113,7 @@ def _metric_objects(spec, where, seen):
 
 def build_heads(model, loss, metrics, loss_weights, weighted_metrics=None):
     graph = model._graph
-    names = model.output_names
+    names = model._output_feed_names
     prefix = len(names) > 1
     if loss is None:
         raise ValueError("compile: loss is required (e.g. 'categorical_crossentropy', 'mse' or a callable)")
@@ -155,4 +155,8 @@ def build_heads(model, loss, metrics, loss_weights, weighted_metrics=None):
                 and slots.count(slots[k]) == 1:
             fused = loss_obj.fuses
         heads.append(Head(k, name, loss_obj, float(w), ms, fused, prefix, wms))
+    # Keras logs the per-output losses of a dict of outputs in the loss dict's order, else in output order
+    keys = list(loss) if isinstance(loss, dict) and getattr(model, "_output_keys", None) else None
+    for h in heads:
+        h.loss_rank = keys.index(h.name) if keys else h.index
     return heads

@@ -55,7 +55,7 @@ class EvalStep:
     def __init__(self, model, heads):
         self.heads = heads
         self.plan = model._graph.compile([h.index for h in heads if h.fused])
-        self.per_head = len(model.output_names) > 1     # log each output's loss too
+        self.per_head = len(heads) > 1     # log each output's loss too (Keras: when several have one)
         self.keys = ["loss"] + ([h.loss_key for h in heads] if self.per_head else [])
         self._who = model._who()
         layers = all_layers(model)

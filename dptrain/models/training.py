@@ -50,16 +50,44 @@ def _keras_logs(logs):
     return dict(sorted(logs.items()))
 
 
-def _returned_logs(logs, return_dict):
-    """What evaluate / train_on_batch return: the dict, or the loss then the other values in
-    Keras' metric order (a lone value as a float)."""
+def _returned_logs(logs, return_dict, order=("loss",)):
+    """What evaluate / train_on_batch return: the dict, or the values in Keras' order (`order`,
+    then the other keys sorted by name); a lone value as a float."""
     if return_dict:
         return logs
-    values = ([logs["loss"]] if "loss" in logs else []) + [v for k, v in logs.items() if k != "loss"]
+    first = [k for k in order if k in logs]
+    values = [logs[k] for k in first] + [logs[k] for k in sorted(logs) if k not in first]
     return values[0] if len(values) == 1 else values
 
 
 class Trainer:
+    def _log_order(self):
+        """Keras 3's order of evaluate's list (Trainer._flatten_metrics_in_order): the loss, a lone
+        output's compile metrics in compile order, each output's loss in the order of compile's
+        loss dict (or of the outputs); the prefixed metrics of several outputs come after, sorted."""
+        heads = self._heads or []
+        order = ["loss"]
+        for h in heads:
+            if not h._prefix:
+                order += h.metric_keys
+        order += [h.loss_key for h in sorted((h for h in heads if h._prefix), key=lambda h: h.loss_rank)]
+        return order
+
+    @property
+    def metrics_names(self):
+        """Keras 3's names of the model's metric trackers: [] before compile, then "loss",
+        "compile_metrics" (when compile was given metrics: one tracker for all of them) and, once
+        the model has trained or evaluated, for several outputs with a loss each one's
+        "<output>_loss" in the loss dict's order."""
+        if not self.compiled:
+            return []
+        _, metrics, _, weighted = self._compile_args
+        names = ["loss"] + (["compile_metrics"] if metrics is not None or weighted is not None else [])
+        heads = [h for h in (self._heads or []) if h._prefix]
+        if len(heads) > 1 and self._steps_cache:
+            names += [h.loss_key for h in sorted(heads, key=lambda h: h.loss_rank)]
+        return names
+
     def __init__(self):
         self.optimizer = None
         self.compiled = False
@@ -403,7 +431,7 @@ class Trainer:
         step = self._train_step(heads, current_strategy())
         sums = step.new_sums()
         step(xs, ys, sw, sums)
-        return _returned_logs(_keras_logs(step.logs(sums, len(xs[0]))), return_dict)
+        return _returned_logs(_keras_logs(step.logs(sums, len(xs[0]))), return_dict, self._log_order())
 
     @check_keywords
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
@@ -411,7 +439,7 @@ class Trainer:
         heads = self._ready(x, "test_on_batch")
         xs, ys, sw = self._prepare(x, y, sample_weight, None, heads)
         logs = self._evaluate_arrays(xs, ys, sw, max(len(xs[0]), 1), heads)
-        return _returned_logs(logs, return_dict)
+        return _returned_logs(logs, return_dict, self._log_order())
 
     # --- evaluate / predict -----------------------------------------------------------
     def _evaluate_arrays(self, xs, ys, sw, batch_size, heads, cbs=None):
@@ -462,7 +490,7 @@ class Trainer:
             cbs.call("on_test_begin", None)
             logs = self._evaluate_source(src, heads)
             cbs.call("on_test_end", logs)
-            return _returned_logs(logs, return_dict)
+            return _returned_logs(logs, return_dict, self._log_order())
         if steps is not None:
             raise NotImplementedError("evaluate: steps with numpy arrays is not supported by dptrain yet "
                                       "(leave steps=None, or pass a generator)")
@@ -476,7 +504,7 @@ class Trainer:
         cbs.call("on_test_begin", None)
         logs = self._evaluate_arrays(xs, ys, sw, batch_size, heads, cbs)
         cbs.call("on_test_end", logs)
-        return _returned_logs(logs, return_dict)
+        return _returned_logs(logs, return_dict, self._log_order())
 
     @check_keywords
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
@@ -510,7 +538,7 @@ class Trainer:
             outs = predict_batches(plan, _data.Batches(xs, batch_size),
                                    _data.batch_indices(np.arange(n), batch_size), n, all_layers(self))
         cbs.call("on_predict_end", None)
-        return outs if self._outputs_as_list else outs[0]
+        return self._pack_outputs(outs)
 
     def _predict_source(self, source, steps, callbacks):
         src = _sources.BatchSource(source, "x", None if steps is None else _nonneg_int(steps, "steps", "predict"))
@@ -522,13 +550,13 @@ class Trainer:
         for batch in src.epoch():
             bx, _, _ = _sources.split_batch(batch, "x", need_y=False)
             out = self.predict(bx, batch_size=max(len(_first_array(bx)), 1), verbose=0)
-            pieces.append(out if isinstance(out, list) else [out])
+            pieces.append(self._unpack_outputs(out))
         src.end_epoch()
         cbs.call("on_predict_end", None)
         if not pieces:
             raise ValueError("predict: the data source yielded no batches")
         outs = [np.concatenate([p[k] for p in pieces]) for k in range(len(pieces[0]))]
-        return outs if self._outputs_as_list else outs[0]
+        return self._pack_outputs(outs)
 
     def predict_on_batch(self, x):
         return self.predict(x, batch_size=max(len(_first_array(x)), 1), verbose=0)

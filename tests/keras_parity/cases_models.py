@@ -322,3 +322,142 @@ def case_fit_rmsprop_momentum_centered(K):
     x, y = _xy(8)
     m.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
     return m.get_weights()
+
+
+def _dict_output_model(K):
+    inp = K.Input((4,), name="x")
+    h = K.layers.Dense(6, activation="relu")(inp)
+    reg = K.layers.Dense(1, name="reg_head")(h)
+    cls = K.layers.Dense(3, activation="softmax", name="cls_head")(h)
+    return seed_weights(K.Model(inp, {"reg": reg, "cls": cls}))   # insertion order is not key order
+
+
+def _dict_targets(n=16):
+    return {"reg": data(n, 1, seed=5), "cls": data(n, low=0, high=3, seed=6)}
+
+
+@case()
+def case_dict_outputs_predict_and_names(K):
+    m = _dict_output_model(K)
+    p = m.predict(data(8, 4), verbose=0)
+    return {"kind": kind(p), "keys": sorted(p), "p": p, "names": list(m.output_names),
+            "output_shape": m.output_shape}
+
+
+@case(rtol=1e-3, atol=1e-4)
+def case_dict_outputs_fit_losses_weights_metrics_by_key(K):
+    m = _dict_output_model(K)
+    m.compile(optimizer=K.optimizers.SGD(learning_rate=0.05),
+              loss={"reg": "mse", "cls": "sparse_categorical_crossentropy"},
+              loss_weights={"reg": 0.25, "cls": 1.0}, metrics={"cls": ["accuracy"], "reg": ["mae"]})
+    h = m.fit(data(16, 4), _dict_targets(), epochs=2, batch_size=4, shuffle=False, verbose=0)
+    ev = m.evaluate(data(16, 4), _dict_targets(), verbose=0, return_dict=True)
+    return {"history": h.history, "evaluate": ev, "weights": m.get_weights()}
+
+
+@case()
+def case_dict_outputs_evaluate_list_order(K):
+    m = _dict_output_model(K)
+    m.compile(optimizer="sgd", loss={"reg": "mse", "cls": "sparse_categorical_crossentropy"},
+              metrics={"cls": ["accuracy"]})
+    return m.evaluate(data(16, 4), _dict_targets(), verbose=0)
+
+
+@case()
+def case_dict_outputs_missing_loss_key_trains_the_rest(K):
+    m = _dict_output_model(K)
+    m.compile(optimizer=K.optimizers.SGD(learning_rate=0.1), loss={"cls": "sparse_categorical_crossentropy"})
+    h = m.fit(data(16, 4), {"cls": _dict_targets()["cls"]}, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    return {"history": h.history, "weights": m.get_weights()}
+
+
+@case()
+def case_dict_inputs_fed_by_key(K):
+    a, b = K.Input((3,), name="in_a"), K.Input((2,), name="in_b")
+    out = K.layers.Dense(2)(K.layers.Concatenate()([a, b]))
+    m = seed_weights(K.Model({"left": a, "right": b}, out))
+    x = {"left": data(5, 3), "right": data(5, 2, seed=3)}
+    m.compile(optimizer=K.optimizers.SGD(learning_rate=0.1), loss="mse")
+    m.fit(x, data(5, 2, seed=4), epochs=1, batch_size=5, verbose=0)
+    return {"p": m.predict(x, verbose=0), "eager": to_numpy(m(x))}
+
+
+@case()
+def case_dict_output_model_called_on_symbolic_input(K):
+    inner = _dict_output_model(K)
+    inp = K.Input((4,))
+    out = inner(inp)
+    outer = K.Model(inp, out["cls"])
+    return {"kind": kind(out), "keys": sorted(out), "shape": tuple(outer.output_shape),
+            "p": outer.predict(data(3, 4), verbose=0)}
+
+
+@case()
+def case_dict_output_model_eager_call(K):
+    p = _dict_output_model(K)(data(3, 4))
+    return {"kind": kind(p), "p": {k: to_numpy(v) for k, v in p.items()}}
+
+
+@case()
+def case_dict_output_model_save_load(K):
+    import os
+    import tempfile
+    m = _dict_output_model(K)
+    x = data(5, 4)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "m.keras")
+        m.save(path)
+        loaded = K.models.load_model(path)
+        p, q = m.predict(x, verbose=0), loaded.predict(x, verbose=0)
+        return {"keys": sorted(q), "same": all(np.abs(p[k] - q[k]).max() < 1e-6 for k in p)}
+
+
+@case()
+def case_evaluate_list_follows_compile_metric_order(K):
+    m = K.Sequential([K.Input((4,)), K.layers.Dense(2, activation="softmax")])
+    seed_weights(m)
+    m.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["mae", "accuracy"])
+    y = np.eye(2, dtype=np.float32)[data(16, low=0, high=2, seed=2)]
+    return {"list": m.evaluate(data(16, 4), y, verbose=0), "names": m.metrics_names}
+
+
+@case()
+def case_multi_output_evaluate_list_follows_loss_dict_order(K):
+    inp = K.Input((4,), name="x")
+    h = K.layers.Dense(6, activation="relu")(inp)
+    outs = [K.layers.Dense(1, name="a_head")(h), K.layers.Dense(1, name="b_head")(h), K.layers.Dense(1, name="c_head")(h)]
+    m = seed_weights(K.Model(inp, outs))
+    m.compile(optimizer="sgd", loss={"c_head": "mse", "a_head": "mae", "b_head": "mse"},
+              metrics={"b_head": ["mae"], "a_head": ["mse"]})
+    y = [data(8, 1, seed=s) for s in (3, 4, 5)]
+    return {"list": m.evaluate(data(8, 4), y, verbose=0), "names": m.metrics_names}
+
+
+@case()
+def case_functional_layer_order_is_by_depth(K):
+    inp = K.Input((4,), name="x")
+    h = K.layers.Dense(6, activation="relu", name="h")(inp)
+    reg, cls = K.layers.Dense(1, name="reg_head")(h), K.layers.Dense(3, name="cls_head")(h)
+    deep = K.layers.Dense(3, name="deep2")(K.layers.Dense(3, name="deep1")(inp))
+    a, b = K.Input((3,), name="b_in"), K.Input((3,), name="a_in")
+    two = K.Model([a, b], K.layers.Add(name="add")([K.layers.Dense(3, name="db")(b), K.layers.Dense(3, name="da")(a)]))
+    m = K.Model(inp, [reg, deep, cls])
+    return {"layers": [layer.name for layer in m.layers], "weights": [tuple(w.shape) for w in m.get_weights()],
+            "two": [layer.name for layer in two.layers]}
+
+
+@case()
+def case_metrics_names_before_and_after_compile(K):
+    m = K.Sequential([K.Input((4,)), K.layers.Dense(1)])
+    seen = [list(m.metrics_names)]
+    m.compile(optimizer="sgd", loss="mse")
+    seen.append(list(m.metrics_names))
+    m.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    seen.append(list(m.metrics_names))
+    inp = K.Input((4,))
+    two = K.Model(inp, [K.layers.Dense(1, name="first")(inp), K.layers.Dense(1, name="second")(inp)])
+    two.compile(optimizer="sgd", loss=["mse", "mse"])
+    seen.append(list(two.metrics_names))
+    two.fit(data(8, 4), [data(8, 1), data(8, 1, seed=2)], verbose=0)
+    seen.append(list(two.metrics_names))
+    return seen
