@@ -1,6 +1,6 @@
 """All-reduce bandwidth: dptrain's ZeroMQ collectives next to torch.distributed gloo.
 
-    python benchmarks/allreduce.py [--nprocs 2 4] [--sizes 4K 64K 1M 16M 64M] [--repeat 3]
+    python benchmarks/allreduce.py [--nprocs 2 4] [--sizes 4K 64K 1M 16M 64M] [--repeat 3] [--curve]
 
 Bus bandwidth follows the nccl-tests convention:
 busbw = bytes * 2(N-1)/N / time, with time the slowest rank's mean time per
@@ -13,6 +13,8 @@ DistributedOptimizer uses) writes back into its input: both are timed. A
 single-process memcpy of the same size (numpy.copyto, bytes / time) is
 measured in the same run as the memory-bandwidth yardstick. Workers are
 separate processes on this host, started the way the launcher starts them.
+`--curve` adds the socket path over tcp, plain and under ZeroMQ CURVE (what a job across hosts
+uses), and the slowdown of CURVE (its time over plain tcp's, both in place).
 """
 from __future__ import annotations
 
@@ -171,6 +173,8 @@ def main():
     ap.add_argument("--no-gloo", action="store_true")
     ap.add_argument("--shm", choices=["on", "off", "both"], default="on",
                     help="dptrain's shared-memory path for ranks on one host (DPTRAIN_SHM)")
+    ap.add_argument("--curve", action="store_true",
+                    help="also time the socket path over tcp, plain and under ZeroMQ CURVE")
     ap.add_argument("--repeat", type=int, default=3, help="rounds; the best is reported")
     ap.add_argument("--worker", choices=["dptrain", "gloo"], help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -181,16 +185,19 @@ def main():
         return worker_gloo(sizes, args.budget, args.repeat)
 
     gloo = not args.no_gloo and have_torch()
-    variants = {"on": [("1", "shm")], "off": [("0", "zmq")],
-                "both": [("1", "shm"), ("0", "zmq")]}[args.shm]
+    variants = {"on": [({"DPTRAIN_SHM": "1"}, "shm")], "off": [({"DPTRAIN_SHM": "0"}, "zmq")],
+                "both": [({"DPTRAIN_SHM": "1"}, "shm"), ({"DPTRAIN_SHM": "0"}, "zmq")]}[args.shm]
+    if args.curve:   # the socket path over tcp, plain and under CURVE (what crosses hosts)
+        tcp = {"DPTRAIN_SHM": "0", "DPTRAIN_TRANSPORT": "tcp"}
+        variants += [(dict(tcp, DPTRAIN_CURVE="0"), "tcp"), (dict(tcp, DPTRAIN_CURVE="1"), "curve")]
     print(f"all-reduce float32 sum, busbw = bytes*2(N-1)/N / time (slowest rank, best of {args.repeat} "
           f"rounds); {os.cpu_count()} CPUs; gloo: {'yes' if gloo else 'torch not installed'}")
     mem = {nb: memcpy_bandwidth(nb, args.budget) for nb in sizes}
     print("memcpy (numpy.copyto, one process): " + ", ".join(f"{fmt_size(nb)} {mem[nb]:.1f} GB/s" for nb in sizes))
     for n in args.nprocs:
         res = {}
-        for v, label in variants:
-            got = run_job("dptrain", n, sizes, args.budget, args.repeat, {"DPTRAIN_SHM": v})
+        for env, label in variants:
+            got = run_job("dptrain", n, sizes, args.budget, args.repeat, env)
             res[label] = got["new"]
             if "inplace" in got:
                 res[label + " in-place"] = got["inplace"]
@@ -202,6 +209,8 @@ def main():
         if gloo:
             head += "".join(f" | {l + ' /gloo':>14}" for l in labels[:-1])
         head += "".join(f" | {l + ' /memcpy':>16}" for l in labels if l.startswith("shm"))
+        if args.curve:
+            head += f" | {'curve slowdown':>14}"
         print(head)
         print("-" * len(head))
         for nb in sizes:
@@ -214,6 +223,8 @@ def main():
             if gloo:
                 row += "".join(f" | {bw[l] / bw['gloo']:13.2f}x" for l in labels[:-1])
             row += "".join(f" | {bw[l] / mem[nb]:15.0%} " for l in labels if l.startswith("shm"))
+            if args.curve:      # time under CURVE / plain tcp time, both in-place
+                row += f" | {res['curve in-place'][nb] / res['tcp in-place'][nb]:13.2f}x"
             print(row, flush=True)
 
 
