@@ -14,11 +14,12 @@ __all__ = ["Activation", "Add", "BatchNormalization", "Concatenate", "Conv1D", "
            "Layer", "MaxPooling2D", "register"]
 
 # Families added one file each (every module lists its layers in __all__).
-from . import activation_layers, merge, normalization, pooling, regularization, reshaping  # noqa: E402
+from . import activation_layers, lambda_rescaling, merge, normalization, pooling, regularization, reshaping  # noqa: E402
 from .activation_layers import *  # noqa: E402,F401,F403
+from .lambda_rescaling import *  # noqa: E402,F401,F403
 from .pooling import *  # noqa: E402,F401,F403
 from .regularization import *  # noqa: E402,F401,F403
 from .reshaping import *  # noqa: E402,F401,F403
 
-for _family in (activation_layers, merge, normalization, pooling, regularization, reshaping):
+for _family in (activation_layers, lambda_rescaling, merge, normalization, pooling, regularization, reshaping):
     __all__ += [n for n in getattr(_family, "__all__", []) if n not in __all__]
