@@ -1,5 +1,5 @@
 """The worker of benchmarks/launch_matrix.py: the same training as tests/launcher/scripts/dist_worker.py
-(so the same weights digest), and it reports where its job secret came from.
+(tests/launcher/scripts/linear_job.py, so the same weights digest), and it reports where its job secret came from.
 
 usage: _matrix_worker.py RUN_DIR train | slow
   train: 20 SGD steps, then one JSON line (rank, world, source, secret, digest).
@@ -7,7 +7,6 @@ usage: _matrix_worker.py RUN_DIR train | slow
          RUN_DIR/ready<R> after the first step. Collectives' timeout: 10 s.
 Every rank writes its pid to RUN_DIR/rank<R>.pid.
 """
-import hashlib
 import json
 import os
 import sys
@@ -18,6 +17,10 @@ import numpy as np
 import dptrain.distributed as dist
 import dptrain.distributed.context as context
 from launcher.env import read_worker_env
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "launcher",
+                                "scripts"))
+from linear_job import train_digest  # noqa: E402  (the launcher tests' job: the same weights)
 
 run_dir, mode = sys.argv[1], sys.argv[2]
 secret_sources = []
@@ -36,13 +39,7 @@ we = read_worker_env()
 ctx = dist.init(timeout=30 if mode == "train" else 10)
 with open(os.path.join(run_dir, f"rank{ctx.rank}.pid"), "w") as f:
     f.write(str(os.getpid()))
-rng = np.random.default_rng(100 + ctx.rank)
-X = rng.standard_normal((32, 4))
-y = X @ np.arange(1.0, 5.0)
-w = np.zeros(4)
-for _ in range(20):
-    g = dist.all_reduce(2.0 * X.T @ (X @ w - y) / len(y), op="mean")
-    w -= 0.05 * g
+digest = train_digest(dist, ctx.rank)
 if mode == "slow":
     open(os.path.join(run_dir, f"ready{ctx.rank}"), "w").close()
     for _ in range(2000):
@@ -50,6 +47,6 @@ if mode == "slow":
         time.sleep(0.05)
 os.write(1, (json.dumps({
     "rank": ctx.rank, "world": ctx.world_size, "source": we.source, "secret": secret_sources[-1],
-    "digest": hashlib.sha256(w.tobytes()).hexdigest(),
+    "digest": digest,
 }) + "\n").encode())
 dist.shutdown()

@@ -44,6 +44,7 @@ class Model(Trainer, Layer):
         Layer.__init__(self, name=name, trainable=trainable, **kwargs)
         Trainer.__init__(self)
         self._graph = None
+        self._input_keys = self._output_keys = None     # the keys of a dict of inputs / outputs
         self._subclassed = inputs is None and outputs is None and type(self).call is not Model.call
         if inputs is None and outputs is None and type(self) is not Model:
             return      # a subclass: Sequential sets up its graph itself, a subclassed model runs its call
@@ -68,7 +69,6 @@ class Model(Trainer, Layer):
         from .eager import EagerGraph
         g = EagerGraph(self, x)
         self._graph = g
-        self._input_keys = self._output_keys = None
         self._inputs_as_list, self._outputs_as_list = g.inputs_as_list, g.outputs_as_list
         self.built = True
         self._graph_changed()
@@ -128,14 +128,14 @@ class Model(Trainer, Layer):
         return list(self._require_graph("list its outputs").outputs)
 
     def _pack_inputs(self, items):
-        keys = getattr(self, "_input_keys", None)
+        keys = self._input_keys
         if keys:
             return dict(zip(keys, items))
         return list(items) if self._inputs_as_list else items[0]
 
     def _pack_outputs(self, items):
         """The model's outputs in its own structure: a dict by key, a list, or the one output."""
-        keys = getattr(self, "_output_keys", None)
+        keys = self._output_keys
         if keys:
             return dict(zip(keys, items))
         return list(items) if self._outputs_as_list else items[0]
@@ -173,13 +173,13 @@ class Model(Trainer, Layer):
     @property
     def _input_feed_names(self):
         """The names a dict of data is keyed by: the model's dict keys, else the Input names."""
-        keys = getattr(self, "_input_keys", None)
+        keys = self._input_keys
         return list(keys) if keys else self.input_names
 
     @property
     def _output_feed_names(self):
         """The names targets, losses and logs are keyed by: the dict keys, else the output names."""
-        keys = getattr(self, "_output_keys", None)
+        keys = self._output_keys
         return list(keys) if keys else self.output_names
 
     @property
@@ -228,7 +228,7 @@ class Model(Trainer, Layer):
             items = self._inputs_from_dict(inputs)
             inputs = items if self._inputs_as_list else items[0]
         out = Layer.__call__(self, inputs, *args, **kwargs)
-        if getattr(self, "_output_keys", None) and isinstance(out, list):  # symbolic: KerasTensors by key
+        if self._output_keys and isinstance(out, list):  # symbolic: KerasTensors by key
             out = dict(zip(self._output_keys, out))
         return out
 

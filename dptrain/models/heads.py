@@ -156,7 +156,7 @@ def build_heads(model, loss, metrics, loss_weights, weighted_metrics=None):
             fused = loss_obj.fuses
         heads.append(Head(k, name, loss_obj, float(w), ms, fused, prefix, wms))
     # Keras logs the per-output losses of a dict of outputs in the loss dict's order, else in output order
-    keys = list(loss) if isinstance(loss, dict) and getattr(model, "_output_keys", None) else None
+    keys = list(loss) if isinstance(loss, dict) and model._output_keys else None
     for h in heads:
         h.loss_rank = keys.index(h.name) if keys else h.index
     return heads

@@ -65,13 +65,16 @@ class Trainer:
         """Keras 3's order of evaluate's list (Trainer._flatten_metrics_in_order): the loss, a lone
         output's compile metrics in compile order, each output's loss in the order of compile's
         loss dict (or of the outputs); the prefixed metrics of several outputs come after, sorted."""
-        heads = self._heads or []
         order = ["loss"]
-        for h in heads:
+        for h in self._heads or []:
             if not h._prefix:
                 order += h.metric_keys
-        order += [h.loss_key for h in sorted((h for h in heads if h._prefix), key=lambda h: h.loss_rank)]
-        return order
+        return order + self._per_output_loss_keys()
+
+    def _per_output_loss_keys(self):
+        """Each output's "<output>_loss" log key, in Keras' order (see heads.build_heads)."""
+        prefixed = [h for h in self._heads or [] if h._prefix]
+        return [h.loss_key for h in sorted(prefixed, key=lambda h: h.loss_rank)]
 
     @property
     def metrics_names(self):
@@ -83,9 +86,9 @@ class Trainer:
             return []
         _, metrics, _, weighted = self._compile_args
         names = ["loss"] + (["compile_metrics"] if metrics is not None or weighted is not None else [])
-        heads = [h for h in (self._heads or []) if h._prefix]
-        if len(heads) > 1 and self._steps_cache:
-            names += [h.loss_key for h in sorted(heads, key=lambda h: h.loss_rank)]
+        per_output = self._per_output_loss_keys()
+        if len(per_output) > 1 and self._steps_cache:
+            names += per_output
         return names
 
     def __init__(self):
