@@ -326,6 +326,52 @@ def _weights_like(w, values):
     return w
 
 
+def _host_mask(mask):
+    return np.asarray(mask.numpy() if isinstance(mask, Tensor) else mask).astype(bool)
+
+
+def _squeeze_or_expand(a, b):
+    """Keras' squeeze_or_expand_to_same_rank for two numpy arrays."""
+    if a.ndim == b.ndim + 1 and a.shape[-1] == 1:
+        if b.ndim == 1:
+            b = b[..., None]
+        else:
+            a = a[..., 0]
+    elif b.ndim == a.ndim + 1 and b.shape[-1] == 1:
+        if a.ndim == 1:
+            a = a[..., None]
+        else:
+            b = b[..., 0]
+    return a, b
+
+
+def with_pred_mask(y_pred, mask=None):
+    """The mask a loss reduces with, as Keras' `Loss.__call__`: the mask attached to `y_pred` (from
+    Embedding(mask_zero=True), Masking, ...) and the loss's own mask (ignore_class), ANDed."""
+    from .layers.base import get_keras_mask
+    in_mask = get_keras_mask(y_pred)
+    if in_mask is None:
+        return mask
+    in_mask = _host_mask(in_mask)
+    return in_mask if mask is None else np.logical_and(in_mask, _host_mask(mask))
+
+
+def apply_mask(sample_weight, mask, reduction):
+    """Keras' `losses.loss.apply_mask`: the mask folded into the sample weights (numpy). For the
+    mean reductions an unmasked entry weighs total / valid, so that the mean runs over them."""
+    if mask is None:
+        return sample_weight
+    m = _host_mask(mask).astype(np.float32)
+    if reduction in _MEAN_REDUCTIONS:
+        valid = float(m.sum())
+        m = m * np.float32(m.size / valid if valid else 0.0)
+    if sample_weight is None:
+        return m
+    w = np.asarray(sample_weight.numpy() if isinstance(sample_weight, Tensor) else sample_weight, np.float32)
+    m, w = _squeeze_or_expand(m, w)
+    return m * w
+
+
 def reduce_values(values, sample_weight=None, mask=None, reduction="sum_over_batch_size"):
     """Keras' reduce_weighted_values: weight by sample_weight (and mask), then reduce."""
     w = None
@@ -435,9 +481,11 @@ class Loss:
 
     # --- the Keras API -----------------------------------------------------------------------------
     def __call__(self, y_true, y_pred, sample_weight=None):
-        """The reduced loss (a scalar Tensor, or the weighted values for reduction='none')."""
+        """The reduced loss (a scalar Tensor, or the weighted values for reduction='none'). As Keras, a
+        mask attached to y_pred (Embedding(mask_zero=True), Masking, ...) leaves the masked entries
+        out: they weigh 0, and the mean reductions average over the unmasked entries."""
         values, mask = self.values(_pred(y_pred), y_true, self.from_logits)
-        return reduce_values(values, sample_weight, mask, self.reduction)
+        return reduce_values(values, sample_weight, with_pred_mask(y_pred, mask), self.reduction)
 
     def call(self, y_true, y_pred):
         raise NotImplementedError(f"{type(self).__name__}: a Loss subclass must implement call(y_true, y_pred)")
@@ -461,16 +509,18 @@ class Loss:
         return out, None
 
     def batch_loss(self, y_pred, y_true, sample_weight=None, logits=False):
-        """The scalar the step trains on: reduced as `reduction` says, weighted by sample_weight [N]."""
-        if sample_weight is None and self.reduction in _MEAN_REDUCTIONS:
+        """The scalar the step trains on: reduced as `reduction` says, weighted by sample_weight [N]
+        and by the mask y_pred carries, if any (as `__call__`)."""
+        in_mask = with_pred_mask(y_pred)
+        if sample_weight is None and self.reduction in _MEAN_REDUCTIONS and in_mask is None:
             return self.mean(y_pred, y_true, logits)
         values, mask = self.values(y_pred, y_true, logits or self.from_logits)
-        return reduce_values(values, sample_weight, mask, self.reduction)
+        return reduce_values(values, sample_weight, with_pred_mask(y_pred, mask), self.reduction)
 
     def mean(self, y_pred, y_true, from_logits=False):
         """The default reduction without sample weights (the step's fast path)."""
         values, mask = self.values(y_pred, y_true, from_logits or self.from_logits)
-        return reduce_values(values, None, mask, "sum_over_batch_size")
+        return reduce_values(values, None, with_pred_mask(y_pred, mask), "sum_over_batch_size")
 
     def per_sample(self, y_pred, y_true, from_logits=False):
         """Values averaged over every axis but the batch axis: [N]."""

@@ -393,7 +393,11 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        from .layers.base import get_keras_mask
+        mask = get_keras_mask(y_pred)       # as Keras: a mask on y_pred weighs the masked entries 0
         values = self._fn(y_true, y_pred, **self._fn_kwargs)
+        if mask is not None:
+            sample_weight = _losses.apply_mask(sample_weight, mask, "sum")
         return Mean.update_state(self, _array(values), sample_weight)
 
     def get_config(self):

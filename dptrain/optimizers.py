@@ -50,6 +50,12 @@ def _optional(v, name, who, positive=False):
     return _number(v, name, who, open_lo=positive)
 
 
+# Set by fit while a user's train_step runs under data parallelism (dptrain/models/custom_step.py):
+# called as hook(optimizer) by apply(grads, variables) once the gradients are in the flat buffer, it
+# all-reduces them; False skips the update.
+_gradient_hook = None
+
+
 class Optimizer:
     """Base of the Keras-facing optimisers; a subclass names its engine class and arguments."""
     _engine_cls = None
@@ -110,12 +116,9 @@ class Optimizer:
         self.engine = self._engine_cls(keyed, lr=self._engine_lr(self._current_lr(0)), **self._engine_kwargs())
         self._params, self._keyed = params, keyed
         K = _backend.current
-        # per-weight views of the flat grad buffers, for clipnorm and apply(grads)
-        self._grad_views = {}
-        for dt in self.engine.dtypes:
-            mine = [p for p in params if np.dtype(p.data.dtype) == dt]
-            for p, v in zip(mine, K.split_views(self.engine.flat_grads(dt), [p.shape for p in mine])):
-                self._grad_views[id(p)] = v
+        # per-weight views of the flat grad buffers, for clipnorm and apply(grads): the engine's own,
+        # which it bound to each param's .grad (so apply([v.grad ...]) finds its gradients in place)
+        self._grad_views = {id(p): p.grad for p in params}
         self._ema = {dt: K.copy(self.engine.flat_params(dt)) for dt in self.engine.dtypes} if self.use_ema else None
         self._on_build()
         return self
@@ -230,6 +233,8 @@ class Optimizer:
         """
         if grads is not None:
             self._take_grads(list(grads), trainable_variables)
+            if _gradient_hook is not None and not _gradient_hook(self):
+                return      # data-parallel fit (a custom train_step): the strategy skips this update
             self.clip()
         eng = self.engine
         lr = self._current_lr()
@@ -276,13 +281,20 @@ class Optimizer:
         if all(g is None for g in grads):
             raise ValueError(f"{who}: No gradients provided for any variable.")
         K = _backend.current
-        self.engine.zero_grad()
+        grads = [g.data if isinstance(g, Tensor) else g for g in grads]
+        # a gradient that is its variable's .grad (loss.backward() wrote it into the flat buffer) stays
+        # where it is; every other slot is cleared before the given gradients are copied in
+        in_place = {id(v) for g, v in zip(grads, variables) if g is not None and g is views[id(v)]}
+        if in_place:
+            for p in self._params:
+                if id(p) not in in_place:
+                    K.copy_into(views[id(p)], K.zeros(views[id(p)].shape, views[id(p)].dtype))
+        else:
+            self.engine.zero_grad()
         for g, v in zip(grads, variables):
             if g is None:
                 continue
             view = views[id(v)]
-            if isinstance(g, Tensor):
-                g = g.data
             if g is view:
                 continue
             if tuple(g.shape) != tuple(view.shape):

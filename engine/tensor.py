@@ -94,6 +94,47 @@ class Tensor:
     def detach(self) -> "Tensor":
         return Tensor(self.data)
 
+    @property
+    def value(self) -> "Tensor":
+        """The tensor itself (Keras' `Variable.value`), so that `[v.value.grad for v in
+        model.trainable_weights]` of Keras' torch-backend train_step reads the gradients."""
+        return self
+
+    def _assign_src(self, value):
+        K = _backend.current
+        src = value.data if isinstance(value, Tensor) else K.asarray(np.asarray(value, dtype=self.data.dtype))
+        if src.dtype != self.data.dtype:
+            src = K.astype(src, self.data.dtype)
+        if tuple(src.shape) != self.shape:
+            try:
+                fits = np.broadcast_shapes(tuple(src.shape), self.shape) == self.shape
+            except ValueError:
+                fits = False
+            if not fits:
+                raise ValueError(f"assign: a value of shape {tuple(src.shape)} does not fit a tensor of shape "
+                                 f"{self.shape}")
+            src = K.broadcast_to(src, self.shape)
+        return K, src
+
+    def assign(self, value) -> "Tensor":
+        """Keras' `Variable.assign`: overwrite the values in place (never recorded for autograd;
+        views of this tensor, such as an optimiser's flat buffer, see the new values)."""
+        K, src = self._assign_src(value)
+        K.copy_into(self.data, src)
+        return self
+
+    def assign_add(self, delta) -> "Tensor":
+        """Keras' `Variable.assign_add`: add `delta` in place."""
+        K, src = self._assign_src(delta)
+        K.add_into(self.data, src)
+        return self
+
+    def assign_sub(self, delta) -> "Tensor":
+        """Keras' `Variable.assign_sub`: subtract `delta` in place."""
+        K, src = self._assign_src(delta)
+        K.add_into(self.data, K.scale(src, -1.0))
+        return self
+
     def astype(self, dtype) -> "Tensor":
         from .ops import cast
         return cast(self, dtype)

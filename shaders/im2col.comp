@@ -1,8 +1,9 @@
-// cols[(n, ho, wo), (i, j, c)] = x[n, ho*SH + i - PT, wo*SW + j - PL, c], 0 in the padding.
+// cols[(n, ho, wo), (i, j, c)] = x[n, ho*SH + i*DH - PT, wo*SW + j*DW - PL, c], 0 in the padding.
 // The column order matches w.reshape(KH * KW * C, C_out). Offsets: o0 = x, o1 = cols.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#define CONV_DILATION
 #include "conv_geometry.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -21,8 +22,8 @@ void main() {
     uint wo = t % p.WO; t /= p.WO;
     uint ho = t % p.HO;
     uint n = t / p.HO;
-    int h = int(ho * p.SH + i) - int(p.PT);
-    int w = int(wo * p.SW + j) - int(p.PL);
+    int h = int(ho * p.SH + i * p.DH) - int(p.PT);
+    int w = int(wo * p.SW + j * p.DW) - int(p.PL);
     float v = 0.0;
     if (h >= 0 && h < int(p.H) && w >= 0 && w < int(p.W))
         v = LD(x, p.o0 + ((n * p.H + uint(h)) * p.W + uint(w)) * p.C + c);

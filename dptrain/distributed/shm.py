@@ -350,7 +350,7 @@ class ShmCollectives:
             self._wait(POSTED, t, everyone, name, seq)
             for p in everyone:
                 self._verify(p, t, seq, sig, name)
-            if first and ne:
+            if first and extra is not None:   # (N, 0) for no values, never a stale result
                 self.extras = np.stack([self._ctl[p * REC + ex:p * REC + ex + ne].view(np.float64)
                                         for p in range(N)])
             first = False

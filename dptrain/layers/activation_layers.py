@@ -27,6 +27,8 @@ def _number(value, name, who, allow_none=False, minimum=None):
 
 
 class _Elementwise(Layer):
+    supports_masking = True     # as Keras: the input mask passes through
+
     def compute_output_shape(self, input_shape):
         return input_shape
 
@@ -157,7 +159,9 @@ class PReLU(_Elementwise):
 class Softmax(_Elementwise):
     """y = exp(x) / sum(exp(x)) along `axis` (an int, or a list of axes normalised together).
 
-    Input/output: any shape. The `mask` call argument is not supported yet.
+    Input/output: any shape. `mask` (boolean, or numbers: kept where > 0.5; broadcastable to
+    the input from the right, e.g. [batch, steps, keys] attention scores): the masked positions
+    are set to -1e9 first, as Keras, so they get (almost) no probability.
     """
 
     def __init__(self, axis=-1, **kwargs):
@@ -176,7 +180,13 @@ class Softmax(_Elementwise):
 
     def call(self, x, training=False, mask=None):
         if mask is not None:
-            raise NotImplementedError(f"{self._who()}: the mask argument is not supported yet")
+            from .. import ops as dops
+            mshape = tuple(mask.shape)
+            if len(mshape) > x.ndim or any(m != 1 and m != d for m, d in zip(mshape[::-1], x.shape[::-1])):
+                raise ValueError(f"{self._who()}: the mask must be broadcastable to the inputs and must not "
+                                 f"have more dimensions; got inputs.shape={tuple(x.shape)}, mask.shape={mshape}")
+            keep = mask if str(getattr(mask, "dtype", "")) == "bool" else dops.greater(mask, 0.5)
+            x = dops.where(keep, x, -1e9)
         return activations.softmax(x, self.axis)
 
     def get_config(self):

@@ -8,8 +8,11 @@ as None in symbolic shapes.
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import re
+import warnings
+import weakref
 
 import numpy as np
 
@@ -19,6 +22,7 @@ from ..suggest import did_you_mean
 
 _name_counters = collections.defaultdict(itertools.count)
 _call_depth = [0]      # nesting of eager Layer.__call__s (single-threaded, as the tape is)
+_training_context = []  # `training` of the calls running now: a sublayer called without it inherits it (Keras)
 _REGISTRY = {}
 
 
@@ -141,9 +145,91 @@ def flatten(struct):
     return list(struct) if isinstance(struct, (list, tuple)) else [struct]
 
 
+# --- Keras masks: a boolean tensor attached to a tensor (Keras' backend.get/set_keras_mask) --------
+# Tensor has __slots__, so (as Keras does for tensors that take no attributes) the masks live in a
+# table keyed weakly by the tensor: a mask goes with its tensor. `tensor._keras_mask` reads/writes it.
+_MASKS = weakref.WeakKeyDictionary()
+
+
+def get_keras_mask(x):
+    """The mask attached to `x` (a Tensor, or a KerasTensor's symbolic mask), or None."""
+    if isinstance(x, Tensor):
+        return _MASKS.get(x)
+    return getattr(x, "_keras_mask", None)
+
+
+def set_keras_mask(x, mask):
+    """Attach `mask` to `x` (None removes it), as Keras' `backend.set_keras_mask`."""
+    if isinstance(x, Tensor):
+        if mask is None:
+            _MASKS.pop(x, None)
+        else:
+            _MASKS[x] = mask
+        return
+    try:
+        x._keras_mask = mask
+    except AttributeError:
+        pass
+
+
+Tensor._keras_mask = property(get_keras_mask, set_keras_mask)
+
+
+def _masks_of(struct):
+    """The masks of a call's first argument, in its structure (a list of masks for a list)."""
+    if isinstance(struct, (list, tuple)):
+        return [get_keras_mask(x) for x in struct]
+    return get_keras_mask(struct)
+
+
+def _any_mask(masks):
+    return any(m is not None for m in flatten(masks))
+
+
+def _is_tensor_arg(v):
+    """A call argument Keras counts as a tensor argument: a tensor, or a non-empty list/tuple of them."""
+    if isinstance(v, (list, tuple)):
+        return bool(v) and all(isinstance(t, (Tensor, np.ndarray)) or t is None for t in v) and \
+            any(t is not None for t in v)
+    return isinstance(v, (Tensor, np.ndarray))
+
+
+def warn_mask_dropped(layer):
+    warnings.warn(f"Layer '{layer.name}' (of type {type(layer).__name__}) was passed an input with a mask "
+                  f"attached to it. However, this layer does not support masking and will therefore destroy "
+                  f"the mask information. Downstream layers will not see the mask.", stacklevel=3)
+
+
+def _symbolic_leaves(struct):
+    from .input import KerasTensor, map_structure
+    found = []
+    map_structure(lambda v: found.append(v) if isinstance(v, KerasTensor) else None, struct)
+    return found
+
+
+def _marking_built(build):
+    """`build` that marks the layer built when it returns, as Keras wraps it: a layer built by
+    hand (`layer.build(shape)`) is not built again, with a second set of weights, when called."""
+    @functools.wraps(build)
+    def wrapper(self, *args, **kwargs):
+        build(self, *args, **kwargs)
+        if not self.built:
+            self.built = True
+            if self.build_input_shape is None:
+                self.build_input_shape = args[0] if args else kwargs.get("input_shape")
+    wrapper._marks_built = True
+    return wrapper
+
+
 class Layer:
     """Base class. Subclasses implement `build(input_shape)`, `call(inputs, training)` and
     `compute_output_shape(input_shape)`, and extend `get_config()` with their arguments."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_marks_built", False):
+            cls.build = _marking_built(build)
 
     def __init__(self, name=None, trainable=True, input_shape=None, dtype=None, **kwargs):
         who = type(self).__name__
@@ -410,13 +496,20 @@ class Layer:
         shapes = input_shape if multi else [input_shape]
         dtypes = dtypes if isinstance(dtypes, list) else [dtypes or "float32"] * len(shapes)
         unknown = any(d is None for shp in shapes for d in shp[1:])
+        from .input import KerasTensor, has_symbolic, map_structure
+        unknown = unknown or any(d is None for t in _symbolic_leaves((args, kwargs)) for d in t.shape[1:])
         runs = []
         for size in ((2, 3) if unknown else (2,)):
-            xs = [np.zeros(tuple(2 if i == 0 else (size if d is None else d) for i, d in enumerate(shp)),
-                           np.dtype(dt if str(dt).startswith(("int", "float")) else "float32"))
-                  for shp, dt in zip(shapes, dtypes)]
-            with no_grad():
-                out = self._invoke([as_tensor(x) for x in xs] if multi else as_tensor(xs[0]), False, args, kwargs)
+            def zeros(shp, dt):
+                return np.zeros(tuple(2 if i == 0 else (size if d is None else d) for i, d in enumerate(shp)),
+                                np.dtype(dt if str(dt).startswith(("int", "float")) else "float32"))
+            xs = [zeros(shp, dt) for shp, dt in zip(shapes, dtypes)]
+            a, kw = args, kwargs
+            if has_symbolic((args, kwargs)):    # KerasTensors passed beyond the first argument: zeros too
+                a, kw = map_structure(lambda v: as_tensor(zeros(v.shape, v.dtype)) if isinstance(v, KerasTensor)
+                                      else v, (tuple(args), dict(kwargs or {})))
+            with no_grad(), np.errstate(all="ignore"):     # zeros: a fully masked mean is 0 / 0
+                out = self._invoke([as_tensor(x) for x in xs] if multi else as_tensor(xs[0]), False, a, kw)
             outs = out if isinstance(out, (list, tuple)) else [out]
             runs.append([tuple(o.shape) for o in outs])
         result = []
@@ -432,25 +525,24 @@ class Layer:
         As in Keras, extra positional and keyword arguments go to `call`; `training` and `mask`
         reach `call` only when its signature declares them (or takes **kwargs).
         """
-        from .input import KerasTensor, make_node
+        from .input import KerasTensor, has_symbolic, make_node
         flat = flatten(inputs)
         symbolic = [isinstance(t, KerasTensor) for t in flat]
-        extra_symbolic = any(isinstance(a, KerasTensor) for a in list(args) + list(kwargs.values()))
+        extra_symbolic = has_symbolic((args, kwargs))    # e.g. mha(query, value): they become node inputs too
         if any(symbolic) or extra_symbolic:
             if not all(symbolic):
                 raise TypeError(f"{self._who()}: called on a mix of symbolic inputs (dt.Input / layer outputs) "
                                 f"and data; use one or the other")
-            if extra_symbolic:
-                raise NotImplementedError(f"{self._who()}: calling a layer on symbolic tensors passed as several "
-                                          f"arguments is not supported yet; pass them as one list: layer([a, b])")
             kwargs.pop("training", None)
             return make_node(self, inputs, args, kwargs)
         training = kwargs.pop("training", None)
+        if training is None and _training_context:
+            training = _training_context[-1]
         if _call_depth[0] == 0:        # an outermost call: the add_loss values of the last one go (Keras)
             self._clear_losses()
         _call_depth[0] += 1
         try:
-            return self._call_eager(inputs, bool(training), args, kwargs)
+            return self._call_eager(inputs, training, args, kwargs)
         finally:
             _call_depth[0] -= 1
 
@@ -470,12 +562,90 @@ class Layer:
         return cached
 
     def _invoke(self, xs, training, args=(), kwargs=None):
-        """`call(xs, *args, **kwargs)`, with `training` only where call declares it."""
+        """`call(xs, *args, **kwargs)`, with `training` only where call declares it; None (neither
+        given nor inherited from an outer call) leaves call's own default, as Keras."""
         kw = dict(kwargs) if kwargs else {}
         takes_training = self._call_conventions()[0]
-        if takes_training:
+        if takes_training and training is not None:
             kw["training"] = bool(training)
-        return self.call(xs, *args, **kw)
+        _training_context.append(None if training is None else bool(training))
+        try:
+            return self.call(xs, *args, **kw)
+        finally:
+            _training_context.pop()
+
+    # --- masking (Keras 3's Layer.__call__ steps 6 and "set mask metadata") ----------------------------
+    @property
+    def supports_masking(self):
+        """Whether the layer passes on (or computes) a mask with `compute_mask`. As Keras: True when
+        the class overrides `compute_mask`, else False unless the layer sets it."""
+        value = self.__dict__.get("_supports_masking")
+        return type(self).compute_mask is not Layer.compute_mask if value is None else value
+
+    @supports_masking.setter
+    def supports_masking(self, value):
+        self.__dict__["_supports_masking"] = bool(value)
+
+    def compute_mask(self, inputs, previous_mask):
+        """The mask of the outputs, given the inputs and their mask: by default the input mask."""
+        return previous_mask
+
+    def _may_produce_mask(self):
+        """Whether outputs may carry a mask though no input does (a symbolic call then works it out)."""
+        return self.supports_masking and type(self).compute_mask is not Layer.compute_mask
+
+    def _mask_conventions(self):
+        """(call declares `mask`, call's `<arg>_mask` parameters, call's signature), cached per class."""
+        cls = type(self)
+        cached = cls.__dict__.get("_mask_conv_cache")
+        if cached is None:
+            import inspect
+            sig = inspect.signature(cls.call)
+            names = list(sig.parameters)
+            named = tuple(n for n in names if n.endswith("_mask") and n[:-5] in names)
+            cached = ("mask" in sig.parameters, named, sig)
+            type.__setattr__(cls, "_mask_conv_cache", cached)
+        return cached
+
+    def _invoke_masked(self, xs, training, args=(), kwargs=None, call=None, warn=True):
+        """`_invoke` with Keras' masks: the inputs' masks reach `call` as `mask=` (when it declares
+        `mask` and the caller gave none; with several tensor arguments, as `<arg>_mask=` for each
+        `<arg>` that has such a parameter), and `compute_mask(inputs, previous_mask)` is attached
+        to the outputs that carry no mask yet, when the layer supports masking. A layer that does
+        not support masking drops the mask (with Keras' warning). `call(xs, training)`: run
+        instead of `call` (a fused pre-activation step)."""
+        kw = dict(kwargs) if kwargs else {}
+        in_masks = _masks_of(xs)
+        if call is None:
+            takes_mask, named, sig = self._mask_conventions()
+            extra = [v for v in list(args) + list(kw.values()) if _is_tensor_arg(v)]
+            if not extra:
+                if takes_mask and kw.get("mask") is None and _any_mask(in_masks):
+                    kw["mask"] = in_masks
+            elif named:
+                bound = sig.bind_partial(self, xs, *args, **kw).arguments
+                for name in named:
+                    value = bound.get(name[:-5])
+                    if bound.get(name) is None and _is_tensor_arg(value) and _any_mask(_masks_of(value)):
+                        kw[name] = _masks_of(value)
+            outputs = self._invoke(xs, training, args, kw)
+        else:
+            outputs = call(xs, training)
+        previous = kw["mask"] if kw.get("mask") is not None else in_masks
+        if not _any_mask(previous) and not self._may_produce_mask():
+            return outputs
+        if self.supports_masking:
+            flat_out = flatten(outputs)
+            if not all(get_keras_mask(o) is not None for o in flat_out):
+                out_masks = self.compute_mask(xs, previous)
+                if out_masks is not None:
+                    for o, m in zip(flat_out, flatten(out_masks)):
+                        if m is not None and get_keras_mask(o) is None:
+                            set_keras_mask(o, m)
+        elif warn and _any_mask(previous) and not getattr(self, "_op_node", False) \
+                and not getattr(self, "_masks_inside", False):
+            warn_mask_dropped(self)
+        return outputs
 
     def _call_eager(self, inputs, training, args=(), kwargs=None):
         def to_tensor(a):
@@ -494,7 +664,7 @@ class Layer:
         self.ensure_built(shapes)
         if type(self).compute_output_shape is not Layer.compute_output_shape and not args and not kwargs:
             self.compute_output_shape(shapes)   # validates
-        return self._invoke(xs, training, args, kwargs)
+        return self._invoke_masked(xs, training, args, kwargs)
 
     # --- graph helpers --------------------------------------------------------
     def _single_node(self, what):

@@ -109,6 +109,7 @@ def _scalar(p):
 class Dense(WeightArgs, WithActivation, Layer):
     """y = activation(x @ kernel + bias) on the last axis; kernel [in, units] (default
     Glorot-uniform), bias [units] (default zeros)."""
+    supports_masking = True     # as Keras: the input mask passes through
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -161,6 +162,7 @@ class Activation(WithActivation, Layer):
 
     Input and output: any shape, unchanged.
     """
+    supports_masking = True     # as Keras: the input mask passes through
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -192,6 +194,7 @@ class Flatten(Layer):
 class Dropout(Layer):
     """Inverted dropout: in training, zero each value with probability `rate` (a fresh mask per batch)
     and scale the rest by 1 / (1 - rate); the identity in inference."""
+    supports_masking = True     # as Keras: the input mask passes through
 
     def __init__(self, rate, **kwargs):
         super().__init__(**kwargs)

@@ -38,6 +38,7 @@ def _decode(items):
 @register
 class GetItem(Layer):
     """y = x[index]: ints, slices, None and Ellipsis, as numpy indexes (the batch axis included)."""
+    _op_node = True     # a Keras operation, not a layer: masks neither pass through it nor warn
 
     def __init__(self, index, **kwargs):
         super().__init__(**kwargs)

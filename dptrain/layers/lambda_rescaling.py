@@ -20,7 +20,9 @@ class Lambda(Layer):
 
     The output shape is found by running the function once on zeros (as Keras'
     compute_output_spec), unless `output_shape` (a tuple without the batch axis, or a function
-    of the input shape) is given. `mask` is not supported. A Lambda has no weights. Its function
+    of the input shape) is given. `mask`: the output mask, a function `(inputs, mask) -> mask` or a
+constant mask (by default, as Keras, None: a Lambda drops an incoming mask); a function with a
+`mask` parameter is given the inputs' mask. A Lambda has no weights. Its function
     is code, which dptrain's data-only model files never hold: a model with a Lambda saves its
     weights (`save_weights`) but not its architecture (`save` raises, naming the layer).
     """
@@ -29,8 +31,8 @@ class Lambda(Layer):
         super().__init__(**kwargs)
         if not callable(function):
             raise TypeError(f"{self._who()}: function must be callable, got {type(function).__name__}")
-        if mask is not None:
-            raise NotImplementedError(f"{self._who()}: Lambda(mask=...) is not supported (dptrain has no masking yet)")
+        self.mask = mask
+        self.supports_masking = mask is not None       # as Keras
         if arguments is not None and not isinstance(arguments, dict):
             raise TypeError(f"{self._who()}: arguments must be a dict of keyword arguments, got "
                             f"{type(arguments).__name__}")
@@ -40,14 +42,20 @@ class Lambda(Layer):
         try:
             params = inspect.signature(function).parameters
             self._fn_training = "training" in params
+            self._fn_mask = "mask" in params
         except (TypeError, ValueError):
-            self._fn_training = False
+            self._fn_training = self._fn_mask = False
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=False, mask=None):
         kw = dict(self.arguments)
         if self._fn_training:
             kw["training"] = training
+        if self._fn_mask:
+            kw["mask"] = mask
         return self.function(inputs, **kw)
+
+    def compute_mask(self, inputs, mask=None):
+        return self.mask(inputs, mask) if callable(self.mask) else self.mask
 
     def compute_output_shape(self, input_shape):
         if self.output_shape_arg is None:
@@ -80,6 +88,7 @@ class Rescaling(Layer):
     """y = x * scale + offset, in float32 (integer inputs, e.g. uint8 images, are cast first), as
     keras.layers.Rescaling. `scale` and `offset` are numbers or arrays that broadcast against the
     input (e.g. one per channel). Input/output: any shape."""
+    supports_masking = True     # as Keras: the input mask passes through
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)

@@ -9,15 +9,28 @@ import numpy as np
 from engine import ops
 from engine.tensor import as_tensor
 
-from .base import Layer, format_shape, register
+from .base import Layer, format_shape, get_keras_mask, register, set_keras_mask
 
 __all__ = ["Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract",
            "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract"]
 
 
 class _Merge(Layer):
-    """Base of the layers over a list of inputs; subclasses set how many inputs they take."""
+    """Base of the layers over a list of inputs; subclasses set how many inputs they take.
+    Masks (as Keras): an elementwise merge's output mask is the OR of its inputs' masks when every
+    input has one (else none); Concatenate's is any() over the concatenated masks (an unmasked
+    input counts as all True); Dot's output has no mask."""
     min_inputs, max_inputs = 1, None
+    supports_masking = True
+
+    def _check_masks(self, inputs, mask):
+        if not isinstance(mask, (list, tuple)):
+            raise ValueError(f"{self._who()}: `mask` should be a list. Received: mask={mask}")
+        if not isinstance(inputs, (list, tuple)):
+            raise ValueError(f"{self._who()}: `inputs` should be a list. Received: inputs={inputs}")
+        if len(mask) != len(inputs):
+            raise ValueError(f"{self._who()}: the lists `inputs` and `mask` should have the same length; got "
+                             f"{len(inputs)} inputs and {len(mask)} masks")
 
     def _check_list(self, input_shape):
         if not isinstance(input_shape, list):
@@ -79,6 +92,48 @@ class _Elementwise(_Merge):
     def _merge(self, inputs):
         raise NotImplementedError
 
+    def compute_mask(self, inputs, mask=None):
+        if mask is None:
+            return None
+        self._check_masks(inputs, mask)
+        if any(m is None for m in mask):
+            return None
+        from .. import ops as dops
+        out = mask[0]
+        for m in mask[1:]:
+            out = dops.logical_or(out, m)
+        return out
+
+
+def _input_masks(inputs):
+    """Each input's mask broadcast to the input's shape (None where it has none)."""
+    from .. import ops as dops
+    out = []
+    for x in inputs:
+        m = get_keras_mask(x)
+        out.append(None if m is None else dops.broadcast_to(dops.expand_dims(m, -1), tuple(x.shape)))
+    return out
+
+
+def _merge_masked_by_or(layer, op, inputs):
+    """Keras' _apply_merge_op_and_or_mask (Maximum, Minimum): a masked value takes the other
+    operand's value, so `op` sees only unmasked values; the output mask is the OR of the masks."""
+    from .. import ops as dops
+    output = output_mask = None
+    for x, m in zip(inputs, _input_masks(inputs)):
+        if output is None:
+            output, output_mask = x, m
+            continue
+        if m is not None:
+            x = dops.where(m, x, output)
+        if output_mask is not None:
+            output = dops.where(output_mask, output, x)
+        output_mask = dops.logical_or(output_mask, m) if m is not None and output_mask is not None else None
+        output = op(output, x)
+    if output_mask is not None:
+        set_keras_mask(output, dops.any(output_mask, axis=-1))
+    return output
+
 
 def _broadcast_to(x, shape):
     """`x` broadcast to `shape`, exactly (times ones), its gradient summed back by the engine."""
@@ -119,9 +174,24 @@ class Multiply(_Elementwise):
     """Elementwise product of a list of inputs: inputs[0] * inputs[1] * ..."""
 
     def _merge(self, inputs):
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = ops.mul(out, x)
+        masks = _input_masks(inputs)
+        if all(m is None for m in masks):
+            out = inputs[0]
+            for x in inputs[1:]:
+                out = ops.mul(out, x)
+            return out
+        from .. import ops as dops        # as Keras: masked values count as 1, masked outputs are 0
+        full = all(m is not None for m in masks)
+        out = out_mask = None
+        for x, m in zip(inputs, masks):
+            if m is not None:
+                x = dops.where(m, x, 1.0)
+                if full:
+                    out_mask = m if out_mask is None else dops.logical_or(out_mask, m)
+            out = x if out is None else ops.mul(out, x)
+        if full:
+            out = dops.where(out_mask, out, 0.0)
+            set_keras_mask(out, dops.any(out_mask, axis=-1))
         return out
 
 
@@ -141,10 +211,7 @@ class Maximum(_Elementwise):
     """Elementwise maximum of a list of inputs: max(max(inputs[0], inputs[1]), ...)."""
 
     def _merge(self, inputs):
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = _maximum(out, x)
-        return out
+        return _merge_masked_by_or(self, _maximum, inputs)
 
 
 @register
@@ -152,10 +219,7 @@ class Minimum(_Elementwise):
     """Elementwise minimum of a list of inputs: min(min(inputs[0], inputs[1]), ...)."""
 
     def _merge(self, inputs):
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = ops.neg(_maximum(ops.neg(out), ops.neg(x)))
-        return out
+        return _merge_masked_by_or(self, lambda a, b: ops.neg(_maximum(ops.neg(a), ops.neg(b))), inputs)
 
 
 @register
@@ -195,6 +259,23 @@ class Concatenate(_Merge):
         if len(inputs) == 1:
             return inputs[0]
         return ops.concat(inputs, axis=self.axis % inputs[0].ndim)
+
+    def compute_mask(self, inputs, mask=None):
+        if mask is None:
+            return None
+        self._check_masks(inputs, mask)
+        if all(m is None for m in mask):
+            return None
+        from .. import ops as dops
+        masks = []
+        for x, m in zip(inputs, mask):
+            if m is None:
+                masks.append(dops.ones_like(x, dtype="bool"))
+            elif len(m.shape) < x.ndim:
+                masks.append(dops.broadcast_to(dops.expand_dims(m, -1), tuple(x.shape)))
+            else:
+                masks.append(m)
+        return dops.any(dops.concatenate(masks, axis=self.axis), axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
@@ -272,6 +353,9 @@ class Dot(_Merge):
         y = ops.reshape(y, (n, k, math.prod(y_rest)))
         out = ops.matmul(x, y)
         return ops.reshape(out, (n,) + tuple(x_rest + y_rest) if x_rest or y_rest else (n, 1))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
     def get_config(self):
         return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}

@@ -22,8 +22,10 @@ class BatchNormalization(Layer):
     Training: the batch's own mean and (biased) variance; the moving statistics
     follow moving = momentum * moving + (1 - momentum) * batch, as Keras 3.
     Inference, and whenever the layer is frozen (trainable=False, as Keras):
-    the moving statistics.
+    the moving statistics. With a mask (Embedding(mask_zero=True), Masking, ...), training
+    takes the statistics over the unmasked positions only, as Keras.
     """
+    supports_masking = True     # as Keras: the input mask passes through
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, **kwargs):
         super().__init__(**kwargs)
@@ -65,9 +67,12 @@ class BatchNormalization(Layer):
         beta = self.beta if self.beta is not None else K.zeros((c,), x.dtype)
         return gamma, beta
 
-    def call(self, x, training=False):
+    def call(self, x, training=False, mask=None):
+        if mask is not None and len(mask.shape) != x.ndim - 1:
+            raise ValueError(f"{self._who()}: the mask provided should be one dimension less than the inputs; "
+                             f"got mask.shape={tuple(mask.shape)}, inputs.shape={tuple(x.shape)}")
         if training and self._trainable:
-            return self._train(x)
+            return self._train(x) if mask is None else self._train_masked(x, mask)
         inv = ops.div(1.0, ops.sqrt(ops.add(self.moving_variance, self.epsilon)))
         scale = inv if self.gamma is None else ops.mul(self.gamma, inv)
         shift = ops.neg(ops.mul(self.moving_mean, scale))
@@ -87,6 +92,28 @@ class BatchNormalization(Layer):
         mom = self.momentum
         for moving, batch in ((self.moving_mean, mean), (self.moving_variance, var)):
             K.copy_into(moving.data, K.add(K.scale(moving.data, mom), K.scale(batch, 1.0 - mom)))
+        return y
+
+    def _train_masked(self, x, mask):
+        """Training with a mask m (as Keras): the statistics over the unmasked positions only,
+        mean = sum(m x) / (sum(m) + 1e-7), var = sum(m (x - mean)^2) / (sum(m) + 1e-7); every
+        position is then normalised with them."""
+        from .. import ops as dops
+        m = dops.cast(dops.expand_dims(mask, -1), x.dtype)
+        axes = tuple(range(x.ndim - 1))
+        count = ops.add(ops.sum(m), 1e-7)
+        mean = ops.div(ops.sum(ops.mul(x, m), axis=axes), count)
+        diff = ops.mul(ops.sub(x, mean), m)
+        var = ops.div(ops.sum(ops.mul(diff, diff), axis=axes), count)
+        y = ops.mul(ops.sub(x, mean), ops.div(1.0, ops.sqrt(ops.add(var, self.epsilon))))
+        if self.gamma is not None:
+            y = ops.mul(y, self.gamma)
+        if self.beta is not None:
+            y = ops.add(y, self.beta)
+        K = _backend.current
+        mom = self.momentum
+        for moving, batch in ((self.moving_mean, mean), (self.moving_variance, var)):
+            K.copy_into(moving.data, K.add(K.scale(moving.data, mom), K.scale(batch.data, 1.0 - mom)))
         return y
 
     def get_config(self):
@@ -161,6 +188,7 @@ def _rsqrt(v, eps):
 
 class _AffineNorm(Layer):
     """The gamma/beta arguments LayerNormalization and GroupNormalization share."""
+    supports_masking = True     # as Keras: the input mask passes through
 
     def _set_affine_args(self, epsilon, center, scale, beta_initializer, gamma_initializer, **penalties):
         who = self._who()
@@ -324,6 +352,7 @@ class UnitNormalization(Layer):
 
     Input: any shape; output: the same shape.
     """
+    supports_masking = True     # as Keras: the input mask passes through
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)

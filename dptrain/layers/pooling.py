@@ -157,13 +157,33 @@ class _GlobalPooling(Layer):
 
 @register
 class GlobalAveragePooling1D(_GlobalPooling):
-    """Mean over the steps axis: [batch, steps, C] -> [batch, C] ([batch, 1, C] with keepdims)."""
+    """Mean over the steps axis: [batch, steps, C] -> [batch, C] ([batch, 1, C] with keepdims).
+
+    With a mask m [batch, steps] (from Embedding(mask_zero=True), Masking, or `mask=`), as Keras:
+    y = sum_t m_t x_t / sum_t m_t, the mean over the unmasked steps (NaN when every step is
+    masked); the output carries no mask."""
     rank = 1
 
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(data_format=data_format, keepdims=keepdims, **kwargs)
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
     def call(self, x, training=False, mask=None):
-        if mask is not None:
-            raise NotImplementedError(f"{self._who()}: mask is not supported yet")
-        return ops.mean(x, axis=self._spatial_axes(), keepdims=self.keepdims)
+        axes = self._spatial_axes()
+        if mask is None:
+            return ops.mean(x, axis=axes, keepdims=self.keepdims)
+        from .. import ops as dops
+        m = dops.cast(mask, "bool")
+        if tuple(m.shape) != (x.shape[0], x.shape[axes[0]]):
+            raise ValueError(f"{self._who()}: the mask has shape {tuple(m.shape)}, expected (batch, steps) = "
+                             f"{(x.shape[0], x.shape[axes[0]])} for inputs of shape {tuple(x.shape)}")
+        m = dops.expand_dims(m, 2 if self.data_format == "channels_last" else 1)
+        total = ops.sum(dops.where(m, x, 0.0), axis=axes, keepdims=self.keepdims)
+        count = ops.sum(dops.cast(m, x.dtype), axis=axes, keepdims=self.keepdims)
+        return ops.div(total, count)
 
 
 @register

@@ -36,6 +36,7 @@ def _is_int(v):
 class _Random(Layer):
     """A layer with a `seed`: a generator of its own when seeded, else the engine's (read at each call,
     so that ag.manual_seed applies)."""
+    supports_masking = True     # as Keras: the input mask passes through
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -223,6 +224,7 @@ class ActivityRegularization(Layer):
     training loss (through `add_loss`), as Keras' activity regularizer does.
     Input: any shape; output: the same shape.
     """
+    supports_masking = True     # as Keras: the input mask passes through
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         super().__init__(**kwargs)

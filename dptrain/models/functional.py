@@ -5,8 +5,8 @@ keeps one set of weights) and models used as layers inside other models.
 """
 from __future__ import annotations
 
-from ..layers.base import Layer, flatten, format_shape, lookup, register
-from ..layers.input import InputLayer, KerasTensor
+from ..layers.base import Layer, flatten, format_shape, lookup, register, set_keras_mask, unique_name
+from ..layers.input import InputLayer, InputRef, KerasTensor, bind_inputs
 from .graph import Graph
 from .training import Trainer
 
@@ -41,6 +41,8 @@ class Model(Trainer, Layer):
     """
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        if name is None and type(self) is Model:
+            name = unique_name("functional")     # Keras 3's name for a functional model
         Layer.__init__(self, name=name, trainable=trainable, **kwargs)
         Trainer.__init__(self)
         self._graph = None
@@ -232,10 +234,20 @@ class Model(Trainer, Layer):
             out = dict(zip(self._output_keys, out))
         return out
 
-    def call(self, inputs, training=False):
+    _masks_inside = True       # the graph's own layers carry the masks (Keras' Functional)
+
+    def _may_produce_mask(self):
+        g = self._graph
+        return g is not None and any(t._keras_mask is not None for t in g.outputs)
+
+    def call(self, inputs, training=False, mask=None):
         if isinstance(inputs, dict):
             inputs = self._inputs_from_dict(inputs)
         xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if mask is not None:            # as Keras' Functional.call: the masks go onto the inputs
+            for x, m in zip(xs, flatten(mask)):
+                if m is not None:
+                    set_keras_mask(x, m)
         outs = self._require_graph("run").plan.run(xs, training)
         return self._pack_outputs(outs)
 
@@ -254,8 +266,8 @@ class Model(Trainer, Layer):
             return [t.node.layer.name, local[t.node.id], t.index]
 
         layers = [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in g.layers]
-        nodes = [{"layer": n.layer.name, "inputs": [ref(t) for t in n.inputs], "as_list": n.as_list}
-                 for n in g.nodes if not isinstance(n.layer, InputLayer)]
+        nodes = [{"layer": n.layer.name, "inputs": [ref(t) for t in n.inputs], "as_list": n.as_list,
+                  **_call_arguments_config(n)} for n in g.nodes if not isinstance(n.layer, InputLayer)]
         return {"name": self.name, "trainable": self.trainable, "layers": layers, "nodes": nodes,
                 "inputs": [ref(t) for t in g.inputs], "outputs": [ref(t) for t in g.outputs],
                 "inputs_as_list": self._inputs_as_list, "outputs_as_list": self._outputs_as_list,
@@ -288,7 +300,9 @@ class Model(Trainer, Layer):
             if layer is None:
                 raise ValueError(f"model config: node refers to an unknown layer {n['layer']!r}")
             ins = [get(r) for r in n["inputs"]]
-            out = layer(ins if n["as_list"] else ins[0])
+            n_main = n.get("n_main", len(ins))
+            args, kwargs = bind_inputs(_from_json(n.get("args", [])), _from_json(n.get("kwargs", {})), ins)
+            out = layer(ins[:n_main] if n["as_list"] else ins[0], *args, **kwargs)
             k = counts.get(layer.name, 0)
             counts[layer.name] = k + 1
             produced[(layer.name, k)] = out if isinstance(out, list) else [out]
@@ -307,6 +321,41 @@ class Model(Trainer, Layer):
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} layers={len(self.layers)}>"
+
+
+def _call_arguments_config(node):
+    """The further arguments of a node's call, for its config: KerasTensors as their input index
+    ({"__node_input__": k}); only JSON values (numbers, strings, None, lists, dicts) otherwise."""
+    def plain(v):
+        if isinstance(v, InputRef):
+            return {"__node_input__": v.index}
+        if v is None or isinstance(v, (bool, int, float, str)):
+            return v
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict) and all(isinstance(k, str) for k in v):
+            return {k: plain(x) for k, x in v.items()}
+        raise NotImplementedError(f"model config: layer '{node.layer.name}' was called with an argument of type "
+                                  f"{type(v).__name__}, which a model config cannot hold (numbers, strings, "
+                                  f"lists and symbolic tensors can)")
+    out = {}
+    if len(node.inputs) > node.n_main:
+        out["n_main"] = node.n_main
+    if node.args:
+        out["args"] = plain(list(node.args))
+    if node.kwargs:
+        out["kwargs"] = plain(node.kwargs)
+    return out
+
+
+def _from_json(v):
+    if isinstance(v, dict):
+        if set(v) == {"__node_input__"}:
+            return InputRef(v["__node_input__"])
+        return {k: _from_json(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_from_json(x) for x in v]
+    return v
 
 
 def is_symbolic(x):

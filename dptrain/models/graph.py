@@ -7,33 +7,67 @@ so running the graph is one Python loop with no per-batch planning.
 """
 from __future__ import annotations
 
-from ..layers.base import format_shape
-from ..layers.input import InputLayer, KerasTensor
+from ..layers.base import format_shape, get_keras_mask, set_keras_mask
+from ..layers.input import InputLayer, KerasTensor, bind_inputs
 
 
 class Step:
-    __slots__ = ("fn", "src", "dst", "as_list", "layer")
+    """One layer call of the plan. `masked_fn`: the same call with Keras' masks (read from the input
+    tensors, passed to `call`, attached to the outputs); `masked`: the graph's masks reach this step."""
+    __slots__ = ("fn", "src", "dst", "as_list", "layer", "masked_fn", "masked")
 
-    def __init__(self, fn, src, dst, as_list, layer):
+    def __init__(self, fn, src, dst, as_list, layer, masked_fn=None, masked=False):
         self.fn, self.src, self.dst, self.as_list, self.layer = fn, src, dst, as_list, layer
+        self.masked_fn = fn if masked_fn is None else masked_fn
+        self.masked = masked
 
 
-def _activation_step(layer, src, dst):
+def _activation_step(layer, src, dst, masked=False):
     act = layer._act
-    return Step(lambda x, training: act(x), [src], [dst], False, layer)
+
+    def masked_fn(x, training):        # the activation keeps the mask of the pre-activation
+        y = act(x)
+        set_keras_mask(y, get_keras_mask(x))
+        return y
+    return Step(lambda x, training: act(x), [src], [dst], False, layer, masked_fn, masked)
 
 
-def _call_fn(node):
+def _pre_activation_fn(layer):
+    def masked(x, training):
+        return layer._invoke_masked(x, training, call=layer.pre_activation, warn=False)
+    return masked
+
+
+def _node_masked(node):
+    """Whether masks reach or leave `node` (its symbolic tensors carry them)."""
+    return any(t._keras_mask is not None for t in list(node.inputs) + list(node.outputs))
+
+
+def _call_fn(node, masked=False):
     """What the plan calls for `node`: `layer.call` itself when it takes (x, training) and the node has
-    no further arguments (no per-batch overhead), else Keras' conventions through `layer._invoke`."""
+    no further arguments (no per-batch overhead), else Keras' conventions through `layer._invoke`.
+    `masked`: through `layer._invoke_masked`, which carries the masks as Keras' `Layer.__call__`."""
     layer = node.layer
+    if masked:
+        def invoke(x, training, args=(), kwargs=None):
+            return layer._invoke_masked(x, training, args, kwargs, warn=False)
+    else:
+        invoke = layer._invoke
+    if len(node.inputs) > node.n_main:      # KerasTensors passed beyond the first argument: the step gets
+        n, as_list = node.n_main, node.as_list       # every input as a list and puts them back in place
+        args, kwargs = node.args, node.kwargs
+
+        def call_with_extra_inputs(xs, training):
+            a, kw = bind_inputs(args, kwargs, xs)
+            return invoke(list(xs[:n]) if as_list else xs[0], training, a, kw)
+        return call_with_extra_inputs
     if getattr(layer, "_output_keys", None):        # a model with a dict of outputs: its values, in key order
-        return lambda x, training: layer._unpack_outputs(layer._invoke(x, training, node.args, node.kwargs))
+        return lambda x, training: layer._unpack_outputs(invoke(x, training, node.args, node.kwargs))
     training_second = layer._call_conventions()[3]      # call(self, x, training=...)
-    if training_second and not node.args and not node.kwargs:
+    if training_second and not node.args and not node.kwargs and not masked:
         return layer.call
     args, kwargs = node.args, node.kwargs
-    return lambda x, training: layer._invoke(x, training, args, kwargs)
+    return lambda x, training: invoke(x, training, args, kwargs)
 
 
 def keras_layer_order(inputs, outputs):
@@ -119,7 +153,8 @@ class Graph:
             for o in n.outputs:
                 self._slot[id(o)] = len(self._slot)
                 dst.append(self._slot[id(o)])
-            self._steps.append(Step(_call_fn(n), src, dst, n.as_list, n.layer))
+            self._steps.append(Step(_call_fn(n), src, dst, n.as_list or len(src) > n.n_main, n.layer,
+                                    _call_fn(n, masked=True), _node_masked(n)))
         self.n_slots = len(self._slot)
         self.output_slots = [self._slot[id(t)] for t in outputs]
         self.plan = self.compile()
@@ -137,14 +172,15 @@ class Graph:
         for st in self._steps:
             src = [renamed.get(s, s) for s in st.src]
             if len(st.dst) == 1 and st.dst[0] in fuse:
-                steps.append(Step(st.layer.pre_activation, src, st.dst, st.as_list, st.layer))
+                steps.append(Step(st.layer.pre_activation, src, st.dst, st.as_list, st.layer,
+                                  _pre_activation_fn(st.layer), st.masked))
                 consumed = any(st.dst[0] in later.src for later in self._steps)
                 if consumed:
                     renamed[st.dst[0]] = n_slots
-                    steps.append(_activation_step(st.layer, st.dst[0], n_slots))
+                    steps.append(_activation_step(st.layer, st.dst[0], n_slots, st.masked))
                     n_slots += 1
             else:
-                steps.append(Step(st.fn, src, st.dst, st.as_list, st.layer))
+                steps.append(Step(st.fn, src, st.dst, st.as_list, st.layer, st.masked_fn, st.masked))
         return Plan(steps, len(self.inputs), n_slots, self.output_slots)
 
 
@@ -155,13 +191,20 @@ class Plan:
         self.n_inputs = n_inputs
         self.n_slots = n_slots
         self.output_slots = list(output_slots)
-        self._ops = [(s.fn, s.src[0] if not s.as_list and len(s.src) == 1 else tuple(s.src),
-                      s.as_list, s.dst[0] if len(s.dst) == 1 else tuple(s.dst)) for s in steps]
+
+        def op(s, fn):
+            return (fn, s.src[0] if not s.as_list and len(s.src) == 1 else tuple(s.src),
+                    s.as_list, s.dst[0] if len(s.dst) == 1 else tuple(s.dst))
+        # the steps the graph's masks reach carry them; when the inputs themselves carry masks
+        # (a model called on masked tensors, as a nested model is), every step does
+        self._ops = [op(s, s.masked_fn if s.masked else s.fn) for s in steps]
+        self._ops_masked = [op(s, s.masked_fn) for s in steps]
 
     def run(self, inputs, training):
         vals = [None] * self.n_slots
         vals[:self.n_inputs] = inputs
-        for fn, src, as_list, dst in self._ops:
+        ops = self._ops_masked if any(get_keras_mask(x) is not None for x in inputs) else self._ops
+        for fn, src, as_list, dst in ops:
             x = [vals[i] for i in src] if as_list else vals[src]
             y = fn(x, training)
             if type(dst) is int:

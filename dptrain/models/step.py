@@ -20,7 +20,9 @@ from engine import ops
 from engine.autograd import grad_tape, no_grad, run_backward
 from engine.tensor import Tensor
 
-from ..metrics import probabilities
+from ..layers.base import get_keras_mask
+from ..losses import apply_mask
+from ..metrics import MeanMetricWrapper, probabilities
 
 
 def wrap(a):
@@ -141,6 +143,7 @@ class EvalStep:
             if not h.metric_slots:
                 continue
             pred = outs[h.index].numpy()
+            mask = get_keras_mask(outs[h.index])   # as Keras' MeanMetricWrapper: masked entries weigh 0
             probs = None
             for m, key, weighted in h.metric_slots:
                 if h.fused == "softmax" and m._argmax_only:
@@ -149,7 +152,10 @@ class EvalStep:
                     if probs is None:
                         probs = probabilities(pred, h.fused)
                     p = probs
-                m.update_state(y, p, sw if weighted else None)
+                w = sw if weighted else None
+                if mask is not None and isinstance(m, MeanMetricWrapper):
+                    w = apply_mask(w, mask, "sum")
+                m.update_state(y, p, w)
                 state = m._state()
                 if sums.get(key) is not state:
                     sums[key] = state
@@ -196,13 +202,19 @@ class TrainStep(EvalStep):
         return self._accumulate(sums, outs, ys, sw, len(xs[0]), total, parts)
 
 
-def predict_batches(plan, xs, batches, n, layers=()):
+def predict_batches(plan, xs, batches, n, layers=(), cbs=None):
     """Run `plan` in inference mode over `batches` of `xs`; outputs copied into whole-set arrays.
-    `layers`: the model's layers, whose add_loss values are dropped after each batch."""
+    `layers`: the model's layers, whose add_loss values are dropped after each batch; `cbs`: the
+    callbacks, told of each batch (on_predict_batch_begin / _end, with {"outputs": ...})."""
     results = None
+    want = cbs is not None and (cbs.wants("on_predict_batch_begin") or cbs.wants("on_predict_batch_end"))
     with no_grad():
-        for idx in batches:
+        for b, idx in enumerate(batches):
+            if want:
+                cbs.call("on_predict_batch_begin", b, None)
             outs = plan.run([wrap(a) for a in xs.take(idx)], False)
+            if want:
+                cbs.call("on_predict_batch_end", b, {"outputs": [o.numpy() for o in outs]})
             for layer in layers:
                 added = layer.__dict__.get("_added_losses")
                 if added:

@@ -16,6 +16,7 @@ from .. import optimizers as _optimizers
 from . import batch_source as _sources
 from . import data_adapter as _data
 from .callback_list import CallbackList, check_callbacks
+from .custom_step import CompileMetrics, CustomSteps, pack_x_y_sample_weight, _pythonify
 from .heads import build_heads
 from .progress import ProgressBar
 from .step import EvalStep, TrainStep, all_layers, predict_batches
@@ -60,7 +61,7 @@ def _returned_logs(logs, return_dict, order=("loss",)):
     return values[0] if len(values) == 1 else values
 
 
-class Trainer:
+class Trainer(CustomSteps):
     def _log_order(self):
         """Keras 3's order of evaluate's list (Trainer._flatten_metrics_in_order): the loss, a lone
         output's compile metrics in compile order, each output's loss in the order of compile's
@@ -84,6 +85,8 @@ class Trainer:
         "<output>_loss" in the loss dict's order."""
         if not self.compiled:
             return []
+        if self._overrides("metrics"):      # the model lists its own trackers
+            return [m.name for m in self.metrics]
         _, metrics, _, weighted = self._compile_args
         names = ["loss"] + (["compile_metrics"] if metrics is not None or weighted is not None else [])
         per_output = self._per_output_loss_keys()
@@ -101,6 +104,8 @@ class Trainer:
         self._steps_cache = {}
         self._fit_seed = None
         self._resume_epoch = None
+        self._loss_tracker = None       # Keras' "loss" Mean and compile_metrics (custom steps log them)
+        self._compile_metrics = None
 
     # --- compile ------------------------------------------------------------------
     @check_keywords
@@ -130,12 +135,18 @@ class Trainer:
                 or steps_per_execution < 1:
             raise ValueError(f"compile: steps_per_execution must be a positive integer, got {steps_per_execution!r}")
         opt = _optimizers.get(optimizer)
-        if loss is None:
-            raise ValueError("compile: loss is required (e.g. 'categorical_crossentropy', 'mse' or a callable)")
+        if loss is None and not self._overrides("train_step", "compute_loss"):
+            raise ValueError("compile: loss is required (e.g. 'categorical_crossentropy', 'mse' or a callable); "
+                             "only a model whose train_step or compute_loss is overridden trains without one")
         self._compile_args = (loss, metrics, loss_weights, weighted_metrics)
         self._heads = None
         self._steps_cache = {}
-        if self._graph is not None:
+        from ..metrics import Mean
+        self._loss_tracker = Mean(name="loss")
+        self._compile_metrics = CompileMetrics(self)
+        if loss is None:
+            pass        # a custom train_step computes its own loss
+        elif self._graph is not None:
             self._heads = build_heads(self, *self._compile_args)
         else:   # names are still checked now, against any output
             self._dry_check(loss, metrics)
@@ -245,6 +256,10 @@ class Trainer:
             history = model.fit(x_train, y_train, batch_size=32, epochs=10, validation_split=0.1)
             ```
         """
+        if self.compiled and self._custom_train():     # the model's own train_step (custom_step.py)
+            return self._fit_custom(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+                                    shuffle, class_weight, sample_weight, initial_epoch, validation_batch_size,
+                                    validation_freq, steps_per_epoch, validation_steps)
         if _sources.is_batch_source(x, y):
             return self._fit_source(x, epochs, verbose, callbacks, validation_data, class_weight, initial_epoch,
                                     steps_per_epoch, validation_steps, validation_freq, validation_split,
@@ -275,6 +290,11 @@ class Trainer:
                 [xs, ys, None if sw is None else [sw]], validation_split)
             sw = None if sw_list is None else sw_list[0]
             val = (vx, vy, None if vsw_list is None else vsw_list[0])
+        custom_val = None       # a test_step (or compute_loss / metrics) of the model's own validates
+        if val is not None and self._custom_test():
+            from .custom_step import _Arrays
+            custom_val = _Arrays(*validation_data, *([None] if len(validation_data) == 2 else [])) \
+                if validation_data is not None else _Arrays(x, y, sample_weight).split(validation_split)[1]
         n = len(xs[0])
         if n == 0:
             split = f" after validation_split={validation_split}" if validation_split else ""
@@ -305,7 +325,8 @@ class Trainer:
                                      sw is not None, cbs, strategy)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 cbs.call("on_test_begin", None)
-                val_logs = self._evaluate_arrays(*val, val_batch_size, heads, cbs)
+                val_logs = self._evaluate_arrays(*val, val_batch_size, heads, cbs) if custom_val is None \
+                    else self._evaluate_custom_arrays(custom_val, val_batch_size, cbs)
                 cbs.call("on_test_end", val_logs)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 logs = _keras_logs(logs)
@@ -429,6 +450,16 @@ class Trainer:
     @check_keywords
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One training step on one batch; returns its loss and metrics like `evaluate` does."""
+        if self.compiled and self._custom_train():
+            from .custom_step import _Arrays
+            from engine.autograd import grad_tape
+            self._custom_build(x)
+            arrays = _Arrays(x, y, sample_weight)
+            self._bind_heads(self._compile_heads() if self._graph is not None else None, arrays)
+            self.reset_metrics()
+            with grad_tape():
+                logs = self.train_step(pack_x_y_sample_weight(*arrays.take(slice(None))))
+            return _returned_logs(_pythonify(logs), return_dict, self._metric_order())
         heads = self._ready(x, "train_on_batch")
         xs, ys, sw = self._prepare(x, y, sample_weight, class_weight, heads)
         step = self._train_step(heads, current_strategy())
@@ -439,6 +470,8 @@ class Trainer:
     @check_keywords
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss and metrics of one batch, without training."""
+        if self.compiled and self._custom_test():
+            return self._evaluate_custom(x, y, max(len(_first_array(x)), 1), 0, sample_weight, None, return_dict)
         heads = self._ready(x, "test_on_batch")
         xs, ys, sw = self._prepare(x, y, sample_weight, None, heads)
         logs = self._evaluate_arrays(xs, ys, sw, max(len(xs[0]), 1), heads)
@@ -481,6 +514,11 @@ class Trainer:
             loss, acc = model.evaluate(x_test, y_test, verbose=0)
             ```
         """
+        if self.compiled and self._custom_test():
+            if _sources.is_batch_source(x, y) or steps is not None:
+                raise NotImplementedError("evaluate: a model with its own test_step (or compute_loss / metrics) "
+                                          "evaluates numpy arrays in dptrain so far; pass arrays, without steps")
+            return self._evaluate_custom(x, y, batch_size, verbose, sample_weight, callbacks, return_dict)
         if _sources.is_batch_source(x, y):
             if current_strategy().world_size > 1:
                 raise NotImplementedError("evaluate: a generator or dataset under a data-parallel launcher is not "
@@ -521,6 +559,11 @@ class Trainer:
             probs = model.predict(x_test, verbose=0)
             ```
         """
+        if self._custom_predict():
+            if _sources.is_batch_source(x, None) or steps is not None:
+                raise NotImplementedError("predict: a model with its own predict_step predicts numpy arrays in "
+                                          "dptrain so far; pass arrays, without steps")
+            return self._predict_custom(x, batch_size, verbose, callbacks)
         if _sources.is_batch_source(x, None):
             return self._predict_source(x, steps, callbacks)
         if steps is not None:
@@ -539,7 +582,7 @@ class Trainer:
             outs = [np.empty((0,) + tuple(t.shape[1:]), np.float32) for t in self._graph.outputs]
         else:
             outs = predict_batches(plan, _data.Batches(xs, batch_size),
-                                   _data.batch_indices(np.arange(n), batch_size), n, all_layers(self))
+                                   _data.batch_indices(np.arange(n), batch_size), n, all_layers(self), cbs)
         cbs.call("on_predict_end", None)
         return self._pack_outputs(outs)
 

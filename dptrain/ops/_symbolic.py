@@ -63,6 +63,7 @@ def _resolve(path):
 class OpLayer(Layer):
     """One `keras.ops` call inside a functional graph: `op` (e.g. "relu", "nn.softmax") applied
     to the layer's inputs, placed in `args` / `kwargs` where the KerasTensors were."""
+    _op_node = True     # a Keras operation, not a layer: masks neither pass through it nor warn
 
     def __init__(self, op, args=(), kwargs=None, **layer_kwargs):
         super().__init__(**layer_kwargs)

@@ -1,12 +1,17 @@
-"""`keras.ops.image`: resize (bilinear and nearest, as torch's interpolate) and
-rgb_to_grayscale; the other image ops raise NotImplementedError."""
+"""`keras.ops.image`: resize (bilinear and nearest, as torch's interpolate), affine_transform
+(Keras-on-torch's map_coordinates: nearest / bilinear, fill modes constant, nearest, wrap, mirror,
+reflect), crop_images and rgb_to_grayscale; the other image ops raise NotImplementedError.
+
+Sampling positions and weights are computed on the host from shapes and transforms (they never
+depend on the image values); the images themselves go through the engine's `getitem` with integer
+index arrays, `mul` and `sum`, so the result differentiates with respect to the images."""
 from __future__ import annotations
 
 import numpy as np
 
 from engine import ops as E
 
-from ._base import floatx, from_host, host, is_float, not_implemented, tensor_of, to_tensor
+from ._base import floatx, from_host, host, is_float, is_tensor, not_implemented, tensor_of, to_tensor
 from . import numpy as _np_ops
 
 __all__ = ["affine_transform", "crop_images", "elastic_transform", "extract_patches", "extract_patches_3d",
@@ -109,9 +114,152 @@ def rgb_to_grayscale(images, data_format=None):
     return E.sum(E.mul(x, weights), (ca,), True)
 
 
+_FILL_MODES = ("constant", "nearest", "wrap", "mirror", "reflect")
+
+
+def _fix_index(index, size, fill_mode):
+    """Out-of-range integer sample positions mapped inside [0, size) as Keras-on-torch does:
+    clipped (constant: those taps are then masked; nearest), periodic (wrap), mirrored about the
+    edge pixels (mirror: c b | a b c | b a) or about the edges (reflect: b a | a b c | c b)."""
+    if fill_mode in ("constant", "nearest"):
+        return np.clip(index, 0, size - 1)
+    if fill_mode == "wrap":
+        return np.mod(index, size)
+
+    def mirror(i, n):
+        s = n - 1
+        return np.abs(np.mod(i + s, 2 * s) - s) if s > 0 else np.zeros_like(i)
+    if fill_mode == "mirror":
+        return mirror(index, size)
+    return np.floor_divide(mirror(2 * index + 1, 2 * size + 1) - 1, 2)      # reflect
+
+
+def _taps(coord, interpolation):
+    """[(integer position, weight)] of each sample coordinate: round half to even (nearest), or
+    floor and floor + 1 with linear weights (bilinear)."""
+    if interpolation == "nearest":
+        return [(np.round(coord).astype(np.int64), np.ones_like(coord))]
+    lo = np.floor(coord)
+    w = coord - lo
+    lo = lo.astype(np.int64)
+    return [(lo, 1.0 - w), (lo + 1, w)]
+
+
+def _sample_plan(height, width, rows, cols, interpolation="bilinear", fill_mode="constant"):
+    """How to sample an image of `height` x `width` at real coordinates rows[b, i, j], cols[b, i, j]:
+    (row index, column index, weight) arrays of shape [taps, B, H', W'] and the weight left for the
+    fill value (the taps that fall outside the image when fill_mode='constant'), [B, H', W'].
+    Pure numpy: the plan depends on shapes and coordinates only."""
+    if interpolation not in ("nearest", "bilinear"):
+        raise ValueError(f"image.affine_transform: interpolation must be 'nearest' or 'bilinear', "
+                         f"got {interpolation!r}")
+    if fill_mode not in _FILL_MODES:
+        raise ValueError(f"image.affine_transform: fill_mode must be one of {_FILL_MODES}, got {fill_mode!r}")
+    ri, ci, ws, left = [], [], [], np.zeros(np.shape(rows))
+    for r, wr in _taps(np.asarray(rows, np.float64), interpolation):
+        for c, wc in _taps(np.asarray(cols, np.float64), interpolation):
+            w = wr * wc
+            if fill_mode == "constant":
+                inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+                left = left + np.where(inside, 0.0, w)
+                w = np.where(inside, w, 0.0)
+            ri.append(_fix_index(r, height, fill_mode))
+            ci.append(_fix_index(c, width, fill_mode))
+            ws.append(w)
+    return np.stack(ri), np.stack(ci), np.stack(ws), left
+
+
+def _sample(images, rows, cols, interpolation="bilinear", fill_mode="constant", fill_value=0.0):
+    """images [B, H, W, C] (a float Tensor) sampled at rows / cols [B, H', W'] -> [B, H', W', C]:
+    sum over taps of weight * images[b, row, col] (+ the fill weight * fill_value)."""
+    b, h, w = images.shape[0], images.shape[1], images.shape[2]
+    ri, ci, ws, left = _sample_plan(h, w, rows, cols, interpolation, fill_mode)
+    bi = np.broadcast_to(np.arange(b).reshape(1, b, 1, 1), ri.shape)
+    picked = E.getitem(images, (bi, ri, ci))                         # [taps, B, H', W', C]
+    dt = images.dtype
+    out = E.sum(E.mul(picked, np.asarray(ws[..., None], dt)), (0,))
+    if fill_mode == "constant" and float(fill_value) != 0.0 and left.any():
+        out = E.add(out, np.asarray(left[..., None] * float(fill_value), dt))
+    return out
+
+
+def _transform_matrix(transform, batch):
+    t = np.asarray(host(transform) if is_tensor(transform) else transform)
+    t = t.astype(np.float32 if t.dtype == np.float32 else np.float64)
+    if t.ndim not in (1, 2) or t.shape[-1] != 8:
+        raise ValueError(f"image.affine_transform: transform must have shape (8,) or (batch, 8), got {t.shape}")
+    t = t.reshape(-1, 8)
+    if t.shape[0] not in (1, batch):
+        raise ValueError(f"image.affine_transform: {t.shape[0]} transforms for a batch of {batch} images")
+    return np.broadcast_to(t, (batch, 8))
+
+
+def affine_transform(images, transform, interpolation="bilinear", fill_mode="constant", fill_value=0,
+                     data_format=None):
+    """Each output pixel (y, x) takes the input at x_in = a0 x + a1 y + a2, y_in = b0 x + b1 y + b2,
+    for transform [a0, a1, a2, b0, b1, b2, c0, c1] (one per image, or one for all; c0 and c1 are
+    ignored, as Keras-on-torch does). Interpolation 'nearest' or 'bilinear'; positions outside the
+    image follow `fill_mode` ('constant' blends in `fill_value`). The transform is read on the host
+    (no gradient through it); the images differentiate."""
+    src = to_tensor(images).dtype
+    x = _float(images)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"image.affine_transform: images must have rank 3 or 4, got shape {x.shape}")
+    single = x.ndim == 3
+    if single:
+        x = E.reshape(x, (1,) + tuple(x.shape))
+    first = (data_format or "channels_last") == "channels_first"
+    if first:
+        x = E.transpose(x, (0, 2, 3, 1))
+    n, h, w = x.shape[0], x.shape[1], x.shape[2]
+    t = _transform_matrix(transform, n)
+    # in the transform's precision (float32 as Keras' layers give it), summed in torch's order, so
+    # that 'nearest' rounds coordinates that land near .5 the same way
+    yy, xx = np.meshgrid(np.arange(h, dtype=t.dtype), np.arange(w, dtype=t.dtype), indexing="ij")
+    cols = (yy * t[:, 1, None, None] + xx * t[:, 0, None, None]) + t[:, 2, None, None]
+    rows = (yy * t[:, 4, None, None] + xx * t[:, 3, None, None]) + t[:, 5, None, None]
+    out = _sample(x, rows, cols, interpolation, fill_mode, fill_value)
+    if first:
+        out = E.transpose(out, (0, 3, 1, 2))
+    if single:
+        out = E.reshape(out, tuple(out.shape[1:]))
+    if not is_float(src):
+        out = from_host(np.round(host(out)).astype(src))
+    return out
+
+
+def crop_images(images, top_cropping=None, left_cropping=None, bottom_cropping=None, right_cropping=None,
+                target_height=None, target_width=None, data_format=None):
+    """images[..., top:top + target_height, left:left + target_width, ...]: give exactly two of
+    (top_cropping, bottom_cropping, target_height) and two of (left_cropping, right_cropping,
+    target_width)."""
+    x = to_tensor(images)
+    ha, wa, _ = _axes(x, data_format)
+    h, w = x.shape[ha], x.shape[wa]
+    spans = []
+    for lo, hi, size, n, names in ((top_cropping, bottom_cropping, target_height, h,
+                                    ("top_cropping", "bottom_cropping", "target_height")),
+                                   (left_cropping, right_cropping, target_width, w,
+                                    ("left_cropping", "right_cropping", "target_width"))):
+        if [lo, hi, size].count(None) != 1:
+            raise ValueError(f"image.crop_images: give exactly two of {', '.join(names)}; got "
+                             f"{names[0]}={lo}, {names[1]}={hi}, {names[2]}={size}")
+        for v, name in zip((lo, hi, size), names):
+            if v is not None and int(v) < 0:
+                raise ValueError(f"image.crop_images: {name} must be >= 0, got {v}")
+        lo = n - size - hi if lo is None else int(lo)
+        size = n - lo - hi if size is None else int(size)
+        if lo < 0 or size < 0 or lo + size > n:
+            raise ValueError(f"image.crop_images: the crop [{lo}, {lo + size}) does not fit in {n} pixels "
+                             f"(images of shape {x.shape})")
+        spans.append(slice(lo, lo + size))
+    key = [slice(None)] * x.ndim
+    key[ha], key[wa] = spans
+    key = tuple(key)
+    return E.getitem(x, key) if is_float(x.dtype) else from_host(host(x)[key])
+
+
 _WHY = "not supported by dptrain yet"
-affine_transform = not_implemented("image.affine_transform", _WHY)
-crop_images = not_implemented("image.crop_images", _WHY)
 elastic_transform = not_implemented("image.elastic_transform", _WHY)
 extract_patches = not_implemented("image.extract_patches", _WHY)
 extract_patches_3d = not_implemented("image.extract_patches_3d", _WHY)

@@ -27,7 +27,7 @@ KERNELS = (
     "matmul",
     # fused neural-network kernels: forward returns (y, ctx), backward takes ctx
     "softmax", "softmax_grad", "log_softmax", "log_softmax_grad",
-    "conv2d", "conv2d_backward", "max_pool2d", "max_pool2d_backward",
+    "conv2d", "conv2d_backward", "conv2d_transpose", "conv2d_transpose_backward", "max_pool2d", "max_pool2d_backward",
     "avg_pool2d", "avg_pool2d_backward", "embedding", "embedding_grad",
     "dropout_mask", "layer_norm", "layer_norm_backward", "batch_norm", "batch_norm_backward",
     "lstm_seq", "lstm_seq_backward", "gru_seq", "gru_seq_backward",

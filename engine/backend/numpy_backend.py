@@ -24,12 +24,18 @@ def _pad_nhwc(x, pads, value=0.0):
     return np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=value)
 
 
-def _windows(xp, kh, kw, sh, sw, ho, wo):
-    """A strided view [N, Ho, Wo, kh, kw, C] of the padded input (no copy)."""
+def _windows(xp, kh, kw, sh, sw, ho, wo, dh=1, dw=1):
+    """A strided view [N, Ho, Wo, kh, kw, C] of the padded input (no copy), taps dh, dw apart."""
     n, _, _, c = xp.shape
     s0, s1, s2, s3 = xp.strides
     return np.lib.stride_tricks.as_strided(
-        xp, (n, ho, wo, kh, kw, c), (s0, s1 * sh, s2 * sw, s1, s2, s3), writeable=False)
+        xp, (n, ho, wo, kh, kw, c), (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3), writeable=False)
+
+
+def _conv_out(x_shape, w_shape, stride, pads, dilation):
+    """Output height and width of a convolution (kernel taps `dilation` apart)."""
+    return tuple((x_shape[1 + a] + pads[2 * a] + pads[2 * a + 1] - (w_shape[a] - 1) * dilation[a] - 1)
+                 // stride[a] + 1 for a in (0, 1))
 
 
 def _window_slices(xp_shape, pool, stride):
@@ -346,54 +352,165 @@ class NumpyBackend:
         return g - np.exp(y) * g.sum(axis=axis, keepdims=True)
 
     # convolution and pooling (NHWC) ---------------------------------------
-    def conv2d(self, x, w, stride, pads):
-        """NHWC convolution as one GEMM: rows are output pixels, columns kernel taps x channels."""
-        kh, kw, cin, cout = w.shape
-        sh, sw = stride
+    # Kernel [kh, kw, C_in / groups, C_out]; output channels g * C_out / groups + f read input
+    # channels g * C_in / groups ... (g + 1) * C_in / groups (Keras' grouped layout). Taps are
+    # `dilation` apart. The bottom/right padding may be negative (a transposed convolution's
+    # crop): only the cells the windows read are ever touched.
+    def conv2d(self, x, w, stride, pads, dilation=(1, 1), groups=1):
+        """NHWC convolution as one GEMM per group: rows are output pixels, columns taps x channels."""
+        kh, kw, cg, cout = w.shape
         n = x.shape[0]
-        ho = (x.shape[1] + pads[0] + pads[1] - kh) // sh + 1
-        wo = (x.shape[2] + pads[2] + pads[3] - kw) // sw + 1
-        cols = self._im2col(x, kh, kw, stride, pads, ho, wo)
-        y = self._gemm(cols, w.reshape(kh * kw * cin, cout)).reshape(n, ho, wo, cout)
-        return y, {"cols": cols, "x": x, "w": w, "stride": stride, "pads": pads}
+        ho, wo = _conv_out(x.shape, w.shape, stride, pads, dilation)
+        ctx = {"x": x, "w": w, "stride": stride, "pads": pads, "dilation": dilation, "groups": groups}
+        if cg == 1 and groups > 1:
+            return self._depthwise(x, w, ctx, ho, wo), ctx
+        cols = self._im2col(x, kh, kw, stride, pads, ho, wo, dilation)
+        ctx["cols"] = cols
+        return self._conv_gemm(cols, w, groups).reshape(n, ho, wo, cout), ctx
 
-    def _im2col(self, x, kh, kw, stride, pads, ho, wo):
+    @staticmethod
+    def _taps(xp_shape, kh, kw, stride, dilation, ho, wo):
+        """For each kernel tap (i, j): the slice of the padded input it reads for every output pixel."""
+        (sh, sw), (dh, dw) = stride, dilation
+        return [((i, j), (slice(None), slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
+                          slice(j * dw, j * dw + sw * (wo - 1) + 1, sw), slice(None)))
+                for i in range(kh) for j in range(kw)]
+
+    def _depthwise(self, x, w, ctx, ho, wo):
+        """One input channel per group (depthwise): a multiply-add per kernel tap, no columns.
+        y[..., c, m] += xpad[taps (i, j), c] * w[i, j, 0, c * M + m]."""
+        kh, kw, _, cout = w.shape
+        n, c = x.shape[0], x.shape[3]
+        m = cout // c
+        pads = ctx["pads"]
+        xp = _pad_nhwc(x, (pads[0], max(pads[1], 0), pads[2], max(pads[3], 0)))
+        ctx["xp"] = xp
+        y = np.zeros((n, ho, wo, c, m), np.result_type(x.dtype, w.dtype))
+        for (i, j), sl in self._taps(xp.shape, kh, kw, ctx["stride"], ctx["dilation"], ho, wo):
+            y += xp[sl][..., None] * w[i, j, 0].reshape(c, m)
+        return y.reshape(n, ho, wo, cout)
+
+    def _depthwise_backward(self, ctx, g, need_x, need_w):
+        x, w, xp = ctx["x"], ctx["w"], ctx["xp"]
+        kh, kw, _, cout = w.shape
+        n, ho, wo, _ = g.shape
+        c = x.shape[3]
+        m = cout // c
+        g5 = g.reshape(n, ho, wo, c, m)
+        gw = np.empty(w.shape, g.dtype) if need_w else None
+        gxp = np.zeros(xp.shape, g.dtype) if need_x else None
+        for (i, j), sl in self._taps(xp.shape, kh, kw, ctx["stride"], ctx["dilation"], ho, wo):
+            if need_w:
+                gw[i, j, 0] = np.einsum("nhwc,nhwcm->cm", xp[sl], g5).reshape(cout)
+            if need_x:
+                gxp[sl] += g5[..., 0] * w[i, j, 0] if m == 1 else np.einsum("nhwcm,cm->nhwc", g5,
+                                                                             w[i, j, 0].reshape(c, m))
+        pt, pl = ctx["pads"][0], ctx["pads"][2]
+        gx = gxp[:, pt:pt + x.shape[1], pl:pl + x.shape[2], :] if need_x else None
+        return gx, gw
+
+    def _im2col(self, x, kh, kw, stride, pads, ho, wo, dilation=(1, 1)):
         """[N * Ho * Wo, kh * kw * C] patches; a 1x1 stride-1 convolution uses x itself."""
         n, c = x.shape[0], x.shape[3]
         sh, sw = stride
+        dh, dw = dilation
         if kh == kw == 1 and not any(pads):
-            xs = x if sh == sw == 1 else x[:, ::sh, ::sw]
-            return xs.reshape(n * ho * wo, c)
-        xp = _pad_nhwc(x, pads)
+            xs = x[:, :sh * (ho - 1) + 1:sh, :sw * (wo - 1) + 1:sw]
+            return np.ascontiguousarray(xs).reshape(n * ho * wo, c)
+        xp = _pad_nhwc(x, (pads[0], max(pads[1], 0), pads[2], max(pads[3], 0)))
         if c * kw >= 32:
-            # each patch row is kw * C contiguous values of the input: one strided copy
-            return _windows(xp, kh, kw, sh, sw, ho, wo).reshape(n * ho * wo, kh * kw * c)
+            # each patch row is kw * C values of the input (contiguous when undilated): one strided copy
+            return _windows(xp, kh, kw, sh, sw, ho, wo, dh, dw).reshape(n * ho * wo, kh * kw * c)
         # few channels: one copy per kernel tap keeps numpy's inner loop long (a row of pixels)
         cols = np.empty((n, ho, wo, kh, kw, c), x.dtype)
         for i in range(kh):
             for j in range(kw):
-                cols[:, :, :, i, j, :] = xp[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :]
+                cols[:, :, :, i, j, :] = xp[:, i * dh:i * dh + sh * (ho - 1) + 1:sh,
+                                            j * dw:j * dw + sw * (wo - 1) + 1:sw, :]
         return cols.reshape(n * ho * wo, kh * kw * c)
 
-    def conv2d_backward(self, ctx, g, need_x=True, need_w=True):
-        x, w, (sh, sw), (pt, pb, pl, pr) = ctx["x"], ctx["w"], ctx["stride"], ctx["pads"]
-        kh, kw, cin, cout = w.shape
-        n, ho, wo, _ = g.shape
-        g2 = g.reshape(n * ho * wo, cout)
-        gw = self._gemm(ctx["cols"].T, g2).reshape(w.shape) if need_w else None
-        gx = None
-        if need_x and kh == kw == 1 and not any(ctx["pads"]) and sh == sw == 1:
-            gx = self._gemm(g2, w.reshape(cin, cout).T).reshape(x.shape)
-        elif need_x:
-            # col2im one kernel tap at a time: each partial product is contiguous and stays in cache
-            hp, wp = x.shape[1] + pt + pb, x.shape[2] + pl + pr
-            gxp = np.zeros((n, hp, wp, cin), g.dtype)
-            part = np.empty((n * ho * wo, cin), g.dtype)
-            for i in range(kh):
-                for j in range(kw):
+    @staticmethod
+    def _group_cols(cols, w_shape, groups):
+        """[R, T * C] columns -> [G, R, T * C / G], each group's taps x channels."""
+        kh, kw, cg, _ = w_shape
+        r = cols.shape[0]
+        return np.ascontiguousarray(cols.reshape(r, kh * kw, groups, cg).transpose(2, 0, 1, 3)).reshape(
+            groups, r, kh * kw * cg)
+
+    @staticmethod
+    def _group_w(w, groups):
+        """[kh, kw, Cg, F] -> [G, kh * kw * Cg, F / G]."""
+        kh, kw, cg, f = w.shape
+        return np.ascontiguousarray(w.reshape(kh * kw * cg, groups, f // groups).transpose(1, 0, 2))
+
+    def _conv_gemm(self, cols, w, groups):
+        kh, kw, cg, f = w.shape
+        if groups == 1:
+            return self._gemm(cols, w.reshape(kh * kw * cg, f))
+        y = np.matmul(self._group_cols(cols, w.shape, groups), self._group_w(w, groups))   # [G, R, F / G]
+        return y.transpose(1, 0, 2).reshape(cols.shape[0], f)
+
+    def _conv_weight_grad(self, cols, g2, w_shape, groups):
+        kh, kw, cg, f = w_shape
+        if groups == 1:
+            return self._gemm(cols.T, g2).reshape(w_shape)
+        gg = np.ascontiguousarray(g2.reshape(-1, groups, f // groups).transpose(1, 0, 2))
+        gw = np.matmul(self._group_cols(cols, w_shape, groups).transpose(0, 2, 1), gg)   # [G, T * Cg, F / G]
+        return gw.transpose(1, 0, 2).reshape(w_shape)
+
+    def _conv_input_grad(self, g2, w, x_shape, stride, pads, dilation, groups, ho, wo):
+        """The input gradient from the output gradient g2 [N * Ho * Wo, C_out] (col2im tap by tap)."""
+        kh, kw, cg, cout = w.shape
+        n, h, wd, cin = x_shape
+        (sh, sw), (dh, dw), (pt, pb, pl, pr) = stride, dilation, pads
+        if kh == kw == 1 and not any(pads) and sh == sw == 1 and groups == 1 and (ho, wo) == (h, wd):
+            return self._gemm(g2, w.reshape(cin, cout).T).reshape(x_shape)
+        if groups > 1:
+            gg = np.ascontiguousarray(g2.reshape(-1, groups, cout // groups).transpose(1, 0, 2))
+            dcols = np.matmul(gg, self._group_w(w, groups).transpose(0, 2, 1))     # [G, R, T * Cg]
+            dcols = dcols.reshape(groups, -1, kh, kw, cg).transpose(1, 2, 3, 0, 4)    # [R, kh, kw, G, Cg]
+        gxp = np.zeros((n, h + pt + max(pb, 0), wd + pl + max(pr, 0), cin), g2.dtype)
+        part = np.empty((n * ho * wo, cin), g2.dtype) if groups == 1 else None
+        for i in range(kh):
+            for j in range(kw):
+                if groups == 1:
+                    # each partial product is contiguous and stays in cache
                     self._gemm(g2, w[i, j].T, out=part)
-                    gxp[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :] += part.reshape(n, ho, wo, cin)
-            gx = gxp[:, pt:pt + x.shape[1], pl:pl + x.shape[2], :]
+                    tap = part
+                else:
+                    tap = dcols[:, i, j]
+                gxp[:, i * dh:i * dh + sh * (ho - 1) + 1:sh, j * dw:j * dw + sw * (wo - 1) + 1:sw, :] += \
+                    tap.reshape(n, ho, wo, cin)
+        return gxp[:, pt:pt + h, pl:pl + wd, :]
+
+    def conv2d_backward(self, ctx, g, need_x=True, need_w=True):
+        x, w, groups = ctx["x"], ctx["w"], ctx["groups"]
+        if "xp" in ctx:
+            return self._depthwise_backward(ctx, g, need_x, need_w)
+        n, ho, wo, cout = g.shape
+        g2 = g.reshape(n * ho * wo, cout)
+        gw = self._conv_weight_grad(ctx["cols"], g2, w.shape, groups) if need_w else None
+        gx = self._conv_input_grad(g2, w, x.shape, ctx["stride"], ctx["pads"], ctx["dilation"], groups,
+                                   ho, wo) if need_x else None
+        return gx, gw
+
+    def conv2d_transpose(self, x, w, stride, pads, dilation, out_hw):
+        """The transposed convolution: the input gradient of conv2d(y, w, stride, pads, dilation)
+        for the output gradient x. x [N, h, w, C_in], w [kh, kw, F, C_in] -> [N, *out_hw, F]."""
+        n, hi, wi, cin = x.shape
+        y = self._conv_input_grad(x.reshape(n * hi * wi, cin), w, (n,) + tuple(out_hw) + (w.shape[2],),
+                                  stride, pads, dilation, 1, hi, wi)
+        return y, {"x": x, "w": w, "stride": stride, "pads": pads, "dilation": dilation}
+
+    def conv2d_transpose_backward(self, ctx, g, need_x=True, need_w=True):
+        """x's gradient is the convolution of g with w; w's is conv2d's weight gradient with g as
+        the input and x as the output gradient."""
+        x, w = ctx["x"], ctx["w"]
+        kh, kw, f, cin = w.shape
+        n, hi, wi, _ = x.shape
+        cols = self._im2col(g, kh, kw, ctx["stride"], ctx["pads"], hi, wi, ctx["dilation"])
+        gx = self._gemm(cols, w.reshape(kh * kw * f, cin)).reshape(x.shape) if need_x else None
+        gw = self._gemm(cols.T, x.reshape(n * hi * wi, cin)).reshape(w.shape) if need_w else None
         return gx, gw
 
     def max_pool2d(self, x, pool, stride, pads):

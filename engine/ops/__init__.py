@@ -1,5 +1,6 @@
 """Every differentiable op, each built on the backend's kernels."""
-from .conv import avg_pool2d, conv1d, conv2d, max_pool2d
+from .conv import (avg_pool2d, conv1d, conv1d_transpose, conv2d, conv2d_transpose, depthwise_conv1d,
+                   depthwise_conv2d, max_pool2d)
 from .elementwise import (abs, add, cast, clamp, div, exp, gelu, log, mul, neg, pow, relu, scale,
                           sigmoid, silu, sqrt, sub, tanh)
 from .layout import concat, getitem, reshape, transpose
@@ -52,7 +53,8 @@ for _name, _doc in _DOCS.items():
 
 __all__ = [
     "abs", "add", "avg_pool2d", "batch_norm", "binary_cross_entropy", "cast", "clamp", "concat",
-    "conv1d", "conv2d", "cross_entropy_loss", "div", "dropout", "embedding", "exp", "gelu", "getitem",
+    "conv1d", "conv1d_transpose", "conv2d", "conv2d_transpose", "cross_entropy_loss", "depthwise_conv1d",
+    "depthwise_conv2d", "div", "dropout", "embedding", "exp", "gelu", "getitem",
     "gru", "layer_norm", "log", "log_softmax", "lstm", "matmul", "max", "max_pool2d", "mean", "mse_loss", "mul", "neg",
     "pow", "relu", "reshape", "scale", "sigmoid", "silu", "softmax", "softmax_cross_entropy_loss",
     "sqrt", "sub", "sum", "tanh", "transpose",

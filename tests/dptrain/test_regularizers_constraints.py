@@ -394,12 +394,7 @@ def test_use_bias_false_recurrent_equals_zero_bias(rng):
 def test_conv_unimplemented_arguments_raise_naming_the_layer():
     with pytest.raises(NotImplementedError, match=r"Conv2D layer 'c'.*channels_first"):
         L.Conv2D(2, 3, data_format="channels_first", name="c")
-    with pytest.raises(NotImplementedError, match=r"Conv2D layer.*dilation_rate"):
-        L.Conv2D(2, 3, dilation_rate=2)
-    with pytest.raises(NotImplementedError, match=r"Conv1D layer.*groups"):
-        L.Conv1D(2, 3, groups=2)
-    with pytest.raises(NotImplementedError, match=r"Conv1D layer.*causal"):
-        L.Conv1D(2, 3, padding="causal")
+    # dilation_rate, groups and Conv1D's padding="causal" are implemented: test_conv_variant_layers.py
     with pytest.raises(ValueError, match=r"Conv2D layer.*padding must be 'valid' or 'same'"):
         L.Conv2D(2, 3, padding="causal")
     cfg = L.Conv2D(2, 3).get_config()

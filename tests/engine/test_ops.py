@@ -6,6 +6,7 @@ import pytest
 
 import engine as ag
 from engine.ops import primitive_names
+from test_conv_variants_ops import np_conv_transpose
 
 R = np.random.default_rng(7)
 
@@ -221,6 +222,9 @@ CASES = [
     ("gru_last_torch_order_recurrent_bias", lambda x, wi, wh, bh: ag.gru(x, wi, wh, None, bh, return_sequences=False),
      lambda x, wi, wh, bh: np_gru(x, wi, wh, None, bh, seq=False), [rn(3, 4, 2), rn(2, 9), rn(3, 9) * 0.5, rn(9)],
      ["GRUSeq"]),
+    # transposed convolution (more variants: test_conv_variants_ops.py)
+    ("conv2d_transpose_same_s2", lambda x, w: ag.conv2d_transpose(x, w, stride=2, padding="same"),
+     lambda x, w: np_conv_transpose(x, w, (2, 2), "same"), [rn(2, 3, 4, 3), rn(3, 3, 2, 3)], ["Conv2DTranspose"]),
 ]
 
 

@@ -337,10 +337,10 @@ def test_prelu_shape_errors():
         L.PReLU(shared_axes=[3], name="p3")(dt.Input((3, 4)))
 
 
-def test_softmax_mask_is_not_implemented_and_axis_is_checked():
+def test_softmax_mask_and_axis_are_checked():       # the mask's numbers: test_masking.py
     x = np.zeros((2, 3), np.float32)
-    with pytest.raises(NotImplementedError, match=r"Softmax layer 's'.*mask"):
-        L.Softmax(name="s")(x, mask=np.ones((2, 3), bool))
+    np.testing.assert_allclose(L.Softmax(name="s")(x, mask=np.array([[1, 1, 0], [1, 1, 1]], bool)).numpy(),
+                               [[0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]], atol=1e-7)
     with pytest.raises(ValueError, match=r"Softmax layer 's2'"):
         L.Softmax(axis=2, name="s2")(dt.Input((3,)))
 

@@ -34,8 +34,7 @@ def test_a_model_with_a_lambda_refuses_to_save_naming_the_layer(tmp_path):
 def test_bad_lambda_and_rescaling_arguments_name_the_argument():
     with pytest.raises(TypeError, match="function must be callable"):
         dt.layers.Lambda(3)
-    with pytest.raises(NotImplementedError, match="mask"):
-        dt.layers.Lambda(lambda t: t, mask=lambda t, m: m)
+    assert dt.layers.Lambda(lambda t: t, mask=lambda t, m: m).supports_masking   # masks: test_masking.py
     with pytest.raises(ValueError, match="scale must be finite"):
         dt.layers.Rescaling([1.0, float("nan")])
     with pytest.raises(TypeError, match="scale"):

@@ -201,7 +201,7 @@ def test_errors_name_the_layer(call, match):
         call()
 
 
-def test_global_average_mask_is_not_implemented():
+def test_global_average_mask_is_the_mean_over_unmasked_steps():     # more in test_masking.py
     layer = L.GlobalAveragePooling1D(name="g")
-    with pytest.raises(NotImplementedError, match="GlobalAveragePooling1D layer 'g'.*mask"):
-        layer.call(dt.ag.tensor(np.zeros((1, 3, 2), np.float32)), mask=np.ones((1, 3)))
+    x = np.arange(6, dtype=np.float32).reshape(1, 3, 2)
+    np.testing.assert_allclose(layer.call(dt.ag.tensor(x), mask=np.array([[1, 1, 0]], bool)).numpy(), [[1.0, 2.0]])

@@ -107,6 +107,8 @@ CASES = [
     ("conv2d_same_stride", lambda x, w, b: ag.conv2d(x, w, b, stride=2, padding="same"),
      [rn(2, 5, 5, 2), rn(3, 3, 2, 3), rn(3)], ["Conv2D", "Add"]),
     ("conv2d_1x1", lambda x, w: ag.conv2d(x, w), [rn(2, 3, 3, 5), rn(1, 1, 5, 7)], ["Conv2D"]),
+    ("conv2d_transpose_same_s2", lambda x, w: ag.conv2d_transpose(x, w, stride=2, padding="same"),
+     [rn(2, 3, 4, 3), rn(3, 3, 2, 3)], ["Conv2DTranspose"]),
     ("conv1d_same", lambda x, w: ag.conv1d(x, w, padding="same"), [rn(2, 7, 3), rn(3, 3, 2)], ["Conv2D", "Reshape"]),
     ("conv1d_stride", lambda x, w, b: ag.conv1d(x, w, b, stride=2), [rn(1, 9, 2), rn(2, 2, 3), rn(3)], ["Conv2D"]),
     ("max_pool2d", lambda x: ag.max_pool2d(x, 2), [rn(2, 4, 6, 3)], ["MaxPool2D"]),
