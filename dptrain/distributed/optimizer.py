@@ -242,8 +242,7 @@ class DistributedOptimizer:
             reduced = [h for _, h in hosts]
             self.last_loss = loss
             times = np.zeros(1)
-        elif hasattr(comm, "all_reduce_inplace") and all(h.flags.c_contiguous and h.flags.writeable
-                                                         for _, h in hosts):
+        elif hasattr(comm, "all_reduce_inplace"):     # hosts are contiguous and writeable on every backend
             reduced, times = self._reduce_inplace(comm, hosts, loss, compute_s)
         else:
             reduced, times = self._reduce_packed(comm, hosts, loss), None
@@ -297,13 +296,8 @@ class DistributedOptimizer:
             if send is not host:
                 self.last_loss = float(reduced[0]) / world
                 reduced = reduced[1:]
-            inv = 1.0 / world
-            if host.flags.writeable and host.flags.c_contiguous:
-                np.multiply(reduced, host.dtype.type(inv), out=host)
-                reduced = host
-            else:
-                reduced = reduced * reduced.dtype.type(inv)
-            reduced_all.append(reduced)
+            np.multiply(reduced, host.dtype.type(1.0 / world), out=host)
+            reduced_all.append(host)
         return reduced_all
 
     def _norm(self, arrays):

@@ -201,3 +201,39 @@ def test_concat_of_different_ranks_names_concat():
 def test_every_public_op_has_a_docstring():
     missing = [n for n in ops.__all__ if not (getattr(ops, n).__doc__ or "").strip()]
     assert not missing, f"engine.ops without a docstring: {missing}"
+
+
+def test_lstm_refuses_an_input_that_is_not_batch_time_features():
+    with pytest.raises(ValueError):
+        ops.lstm(t(np.ones((4, 3))), t(np.ones((3, 20))), t(np.ones((5, 20))))
+
+
+def test_concat_along_one_axis_with_large_equal_other_axes():
+    a, b = np.ones((300, 2)), np.zeros((300, 3))
+    np.testing.assert_array_equal(ops.concat([t(a), t(b)], axis=1).numpy(), np.concatenate([a, b], axis=1))
+
+
+def test_matmul_gradients_of_a_batch_of_sequences_times_a_matrix_and_of_two_vectors(rng):
+    assert ag.gradcheck(lambda a, b: ops.matmul(a, b), [rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 5))])
+    assert ag.gradcheck(lambda a, b: ops.matmul(a, b), [rng.standard_normal(4), rng.standard_normal(4)])
+    assert ag.gradcheck(lambda a, b: ops.matmul(a, b), [rng.standard_normal(4), rng.standard_normal((4, 3))])
+
+
+def test_probabilities_slightly_above_one_are_refused():
+    with pytest.raises(ValueError, match="expects probabilities"):
+        ops.cross_entropy_loss(t(np.array([[1.001, 0.0], [0.5, 0.5]])), np.array([0, 1]))
+
+
+def test_reductions_take_the_most_negative_axis(rng):
+    x = rng.standard_normal((3, 4))
+    np.testing.assert_allclose(ops.sum(t(x), axis=-2).numpy(), x.sum(axis=0), rtol=1e-12)
+    with pytest.raises(ValueError):
+        ops.sum(t(x), axis=-3)
+
+
+def test_scalar_powers_zero_and_one_and_their_gradients(rng):
+    x = rng.standard_normal(4) + 3.0
+    np.testing.assert_array_equal(ops.pow(t(x), 0).numpy(), np.ones(4))
+    np.testing.assert_array_equal(ops.pow(t(x), 1).numpy(), x)
+    assert ag.gradcheck(lambda a: ops.pow(a, 1), [x])
+    assert ag.gradcheck(lambda a: ops.pow(a, 0.5), [x])

@@ -92,6 +92,13 @@ def test_weights_are_compared_every_check_every_steps():
     d.step({"w": np.zeros(3)})                     # step 1: no check
     with pytest.raises(WeightDesyncError, match=r"rank\(s\) \[1\] after step 2"):
         d.step({"w": np.zeros(3)})
+    comm.peer_digest_delta = 0                     # in sync again: step 4 checks and passes
+    d.step({"w": np.zeros(3)})
+    d.step({"w": np.zeros(3)})
+    comm.peer_digest_delta = 1
+    d.step({"w": np.zeros(3)})                     # step 5: no check
+    with pytest.raises(WeightDesyncError, match="after step 6"):
+        d.step({"w": np.zeros(3)})
 
 
 def test_no_weight_check_when_check_every_is_zero():
@@ -166,6 +173,18 @@ def test_waits_comm_time_and_the_straggler_report(monkeypatch):
     assert d.slowest == 0
     assert d.straggler_report() == ("wait per rank (s, total over 1 recent steps' log): rank 0: 0.000, "
                                     "rank 1: 1.500; slowest last step: rank 0")
+
+
+def test_other_ranks_do_not_warn(monkeypatch):
+    w, opt = _setup()
+    comm = PeerComm([0.0, 0.0, 0.0])
+    comm.rank = 1
+    d = DistributedOptimizer(opt, comm=comm, check_every=0, straggler_threshold=0.5)
+    monkeypatch.setattr(dopt_mod, "time", types.SimpleNamespace(monotonic=lambda: 1000.0))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        d._record_waits([1.0, 3.0])
+    assert not caught and d.last_wait[0] == 2.0
 
 
 def test_rank_zero_warns_above_the_threshold_only_and_at_most_once_a_minute(monkeypatch):

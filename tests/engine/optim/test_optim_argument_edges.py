@@ -98,3 +98,22 @@ def test_adadelta_with_a_small_rho_against_numpy():
         acc = rho * acc + (1 - rho) * delta * delta
         w = w - lr * delta
     np.testing.assert_allclose(p.numpy(), w, rtol=1e-10)
+
+
+def test_a_gradient_of_the_wrong_shape_is_refused():
+    for bad in (np.zeros(1), np.zeros(3), np.zeros((2, 1))):
+        with pytest.raises(ValueError):
+            ag.optim.SGD([_param()], lr=0.1).step({"w": bad})
+
+
+def test_a_negative_eps_is_named_non_negative():
+    with pytest.raises(ValueError, match="Adam: eps must be a finite non-negative number"):
+        ag.optim.Adam([_param()], eps=-1.0)
+
+
+def test_adam_betas_out_of_range_or_not_numbers_are_refused():
+    for bad in ((-0.1, 0.9), (0.9, 1.0)):
+        with pytest.raises(ValueError, match="Adam"):
+            ag.optim.Adam([_param()], betas=bad)
+    with pytest.raises(ValueError, match="Adam"):
+        ag.optim.Adam([_param()], betas=None)
