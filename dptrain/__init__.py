@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 from . import layers, losses, metrics, optimizers  # noqa: E402
 from .layers import Input, activations  # noqa: E402
 from .models import Model, Sequential, load_model  # noqa: E402
-from . import callbacks, config, constraints, datasets, initializers, ops, regularizers, saving, utils  # noqa: E402
+from . import callbacks, config, constraints, datasets, initializers, ops, random, regularizers, saving, utils  # noqa: E402
 
 # Devices and data-parallel training
 from engine import vulkan_available, vulkan_status  # noqa: E402

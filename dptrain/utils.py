@@ -11,8 +11,8 @@ import numpy as np
 from engine import manual_seed
 from engine.tensor import Tensor
 
-__all__ = ["PyDataset", "Sequence", "get_file", "normalize", "pad_sequences", "plot_model", "set_random_seed",
-           "split_dataset", "to_categorical"]
+__all__ = ["PyDataset", "Sequence", "get_file", "normalize", "pack_x_y_sample_weight", "pad_sequences", "plot_model",
+           "set_random_seed", "split_dataset", "to_categorical", "unpack_x_y_sample_weight"]
 
 
 def set_random_seed(seed):
@@ -377,3 +377,28 @@ def _depths(names, edges):
     for n in names:
         rows[depth[n]].append(n)
     return rows
+
+
+def unpack_x_y_sample_weight(data):
+    """`(x, y, sample_weight)` from `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)` (Keras' utility)."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if len(data) == 1:
+        return data[0], None, None
+    if len(data) == 2:
+        return data[0], data[1], None
+    if len(data) == 3:
+        return data
+    raise ValueError(f"Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`, "
+                     f"found a tuple of {len(data)}")
+
+
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    """The batch a step receives: `x` (or `(x,)` for a list x), `(x, y)`, `(x, y, sample_weight)`."""
+    if y is None:
+        return (x,) if isinstance(x, (list, tuple)) else x
+    if sample_weight is None:
+        return x, y
+    return x, y, sample_weight

@@ -36,36 +36,11 @@ from engine.tensor import Tensor, as_tensor
 
 from .. import metrics as _metrics
 from .. import optimizers as _optimizers
+from ..utils import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from . import data_adapter as _data
 from .callback_list import CallbackList, check_callbacks
 from .progress import ProgressBar
 from .strategy import current_strategy
-
-
-# --- Keras' data packing ------------------------------------------------------------------------------
-def unpack_x_y_sample_weight(data):
-    """`(x, y, sample_weight)` from `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)` (Keras' utility)."""
-    if isinstance(data, list):
-        data = tuple(data)
-    if not isinstance(data, tuple):
-        return data, None, None
-    if len(data) == 1:
-        return data[0], None, None
-    if len(data) == 2:
-        return data[0], data[1], None
-    if len(data) == 3:
-        return data
-    raise ValueError(f"Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`, "
-                     f"found a tuple of {len(data)}")
-
-
-def pack_x_y_sample_weight(x, y=None, sample_weight=None):
-    """The batch a step receives: `x` (or `(x,)` for a list x), `(x, y)`, `(x, y, sample_weight)`."""
-    if y is None:
-        return (x,) if isinstance(x, (list, tuple)) else x
-    if sample_weight is None:
-        return x, y
-    return x, y, sample_weight
 
 
 # --- nested data: leaves and structure -------------------------------------------------------------------

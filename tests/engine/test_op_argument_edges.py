@@ -107,7 +107,7 @@ def test_cross_entropy_refuses_fractional_labels(rng, bad):
 
 
 def test_cross_entropy_integer_labels_of_the_wrong_width_are_refused(rng):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"target shape \(4, 2\) matches neither"):
         ops.cross_entropy_loss(t(_probs(rng, 4, 3)), np.zeros((4, 2), np.int64))
 
 
@@ -237,3 +237,84 @@ def test_scalar_powers_zero_and_one_and_their_gradients(rng):
     np.testing.assert_array_equal(ops.pow(t(x), 1).numpy(), x)
     assert ag.gradcheck(lambda a: ops.pow(a, 1), [x])
     assert ag.gradcheck(lambda a: ops.pow(a, 0.5), [x])
+
+
+def test_gradients_reach_the_input_when_the_weights_are_constants(rng):
+    w_ih, w_hh = t(rng.standard_normal((3, 8)) * 0.5), t(rng.standard_normal((2, 8)) * 0.5)
+    assert ag.gradcheck(lambda x: ops.lstm(x, w_ih, w_hh), [rng.standard_normal((2, 3, 3))])
+    w, b = t(rng.standard_normal((2, 2, 1, 3))), t(rng.standard_normal(3))
+    assert ag.gradcheck(lambda x: ops.conv2d(x, w, b), [rng.standard_normal((1, 4, 4, 1))])
+
+
+def test_softmax_cross_entropy_over_time_steps_with_more_steps_than_classes(rng):
+    logits, y = rng.standard_normal((2, 5, 3)), rng.integers(0, 3, (2, 5))
+    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    want = -np.mean(np.take_along_axis(logp, y[..., None], -1))
+    np.testing.assert_allclose(ops.softmax_cross_entropy_loss(t(logits), y).item(), want, rtol=1e-7)
+
+
+def test_mse_takes_a_flat_target_for_a_column_of_predictions(rng):
+    p, y = rng.standard_normal((4, 1)), rng.standard_normal(4)
+    np.testing.assert_allclose(ops.mse_loss(t(p), y).item(), np.mean((p[:, 0] - y) ** 2), rtol=1e-12)
+
+
+@pytest.mark.parametrize("k, s, padding", [(5, 2, "same"), (2, 2, "same"), (5, 3, "valid"), (1, 2, "same")])
+def test_conv2d_transpose_is_the_adjoint_of_conv2d(rng, k, s, padding):
+    """<conv_transpose(y), x> == <y, conv(x)> for the conv whose output has y's shape."""
+    w = rng.standard_normal((k, k, 2, 3))            # [kh, kw, F, C_in] for the transpose
+    y = rng.standard_normal((1, 4, 3, 3))
+    xt = ops.conv2d_transpose(t(y), t(w), stride=s, padding=padding).numpy()
+    x = rng.standard_normal(xt.shape)
+    conv = ops.conv2d(t(x), t(w), stride=s, padding=padding).numpy()
+    assert conv.shape == y.shape
+    np.testing.assert_allclose(np.sum(xt * x), np.sum(y * conv), rtol=1e-10)
+
+
+def test_conv2d_transpose_refuses_output_padding_not_smaller_than_the_stride_on_either_axis():
+    x, w = t(np.ones((1, 3, 3, 1))), t(np.ones((3, 3, 1, 1)))
+    for op in ((2, 0), (0, 2)):
+        with pytest.raises(ValueError, match="output_padding"):
+            ops.conv2d_transpose(x, w, stride=2, output_padding=op)
+
+
+def test_reshape_of_large_sizes():
+    assert ops.reshape(t(np.ones(600)), (2, 300)).shape == (2, 300)
+
+
+def test_softmax_over_the_most_negative_axis(rng):
+    x = rng.standard_normal((3, 4))
+    e = np.exp(x - x.max(0))
+    np.testing.assert_allclose(ops.softmax(t(x), axis=-2).numpy(), e / e.sum(0), rtol=1e-12)
+
+
+def test_layer_norm_with_only_a_shift(rng):
+    x, b = rng.standard_normal((2, 3)), rng.standard_normal(3)
+    want = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) + b
+    np.testing.assert_allclose(ops.layer_norm(t(x), None, t(b)).numpy(), want, rtol=1e-8)
+
+
+def test_embedding_names_a_negative_index():
+    with pytest.raises(ValueError, match="index -1 is out of range for 5 embeddings"):
+        ops.embedding(np.array([-1, 2]), t(np.ones((5, 2))))
+
+
+def test_batch_norm_momentum_defaults_to_a_tenth_and_two_values_per_channel_suffice(rng):
+    x = rng.standard_normal((2, 3))
+    rm, rv = t(np.zeros(3)), t(np.ones(3))
+    ops.batch_norm(t(x), running_mean=rm, running_var=rv, training=True)
+    np.testing.assert_allclose(rm.numpy(), 0.1 * x.mean(0), rtol=1e-10)
+    np.testing.assert_allclose(rv.numpy(), 0.9 + 0.1 * x.var(0, ddof=1), rtol=1e-10)
+
+
+def test_arithmetic_with_a_scalar_on_a_numpy_array_gives_a_tensor():
+    for y in (ops.mul(np.ones(3), 2.0), ops.div(np.ones(3), 2.0), ops.mul(2.0, np.ones(3))):
+        assert isinstance(y, ag.Tensor)
+
+
+def test_dropout_with_rate_zero_is_the_identity_and_draws_nothing():
+    x = t(np.ones(4))
+    ag.manual_seed(5)
+    assert ops.dropout(x, p=0.0, training=True) is x
+    after = ag.random.generator().random()
+    ag.manual_seed(5)
+    assert ag.random.generator().random() == after

@@ -175,3 +175,12 @@ def case_custom_train_step_gan_two_optimizers(K):
                 K.losses.BinaryCrossentropy())
     h = gan.fit(data(16, 2), batch_size=8, epochs=2, shuffle=False, verbose=0)
     return {"history": h.history, "discriminator": discriminator.get_weights(), "generator": generator.get_weights()}
+
+
+@case()
+def case_utils_pack_and_unpack_x_y_sample_weight(K):
+    u = K.utils
+    x, y, w = np.ones(2), np.zeros(2), np.full(2, 0.5)
+    return {"unpack_pair": u.unpack_x_y_sample_weight((x, y)), "unpack_x": u.unpack_x_y_sample_weight(x),
+            "unpack_triple": u.unpack_x_y_sample_weight((x, y, w)), "pack_x": u.pack_x_y_sample_weight(x),
+            "pack_list": u.pack_x_y_sample_weight([x, y]), "pack_xy": u.pack_x_y_sample_weight(x, y)}
