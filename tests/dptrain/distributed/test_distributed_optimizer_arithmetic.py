@@ -202,6 +202,7 @@ def test_rank_zero_warns_above_the_threshold_only_and_at_most_once_a_minute(monk
         now[0] += 30.0
         d._record_waits([1.0, 2.0])          # within a minute of the last warning
         assert len(caught) == 1
-        now[0] += 31.0
+        now[0] += 30.0                       # exactly a minute after the last warning
         d._record_waits([1.0, 2.0])
         assert len(caught) == 2
+    np.testing.assert_allclose(d.wait_total, [0.5 + 0.6 + 1.0 + 1.0, 0.0])   # summed over the steps

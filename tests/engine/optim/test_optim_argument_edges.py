@@ -117,3 +117,38 @@ def test_adam_betas_out_of_range_or_not_numbers_are_refused():
             ag.optim.Adam([_param()], betas=bad)
     with pytest.raises(ValueError, match="Adam"):
         ag.optim.Adam([_param()], betas=None)
+
+
+def test_small_first_moment_coefficients_against_numpy():
+    """beta1 / rho below 0.5 (where 1 - b and 1 % b differ): Adamax, centred RMSprop, Lion."""
+    g1, g2 = np.array([0.4, -1.0]), np.array([2.0, 0.1])
+    w0 = np.array([1.0, -2.0])
+    # Adamax (torch's form): m = b1 m + (1 - b1) g, u = max(b2 u, |g| + eps), p -= lr / (1 - b1^t) * m / u
+    p = _param()
+    opt = ag.optim.Adamax([p], lr=0.1, betas=(0.3, 0.9), eps=1e-8)
+    w, m, u = w0.copy(), np.zeros(2), np.zeros(2)
+    for t_, g in enumerate((g1, g2), 1):
+        opt.step({"w": g})
+        m = 0.3 * m + 0.7 * g
+        u = np.maximum(0.9 * u, np.abs(g) + 1e-8)
+        w = w - 0.1 / (1 - 0.3 ** t_) * m / u
+    np.testing.assert_allclose(p.numpy(), w, rtol=1e-10)
+    # centred RMSprop (torch's form): v = a v + (1 - a) g^2, mg = a mg + (1 - a) g, p -= lr g / (sqrt(v - mg^2) + eps)
+    p = _param()
+    opt = ag.optim.RMSprop([p], lr=0.05, alpha=0.3, eps=1e-8, centered=True)
+    w, v, mg = w0.copy(), np.zeros(2), np.zeros(2)
+    for g in (g1, g2):
+        opt.step({"w": g})
+        v = 0.3 * v + 0.7 * g * g
+        mg = 0.3 * mg + 0.7 * g
+        w = w - 0.05 * g / (np.sqrt(v - mg * mg) + 1e-8)
+    np.testing.assert_allclose(p.numpy(), w, rtol=1e-10)
+    # Lion: p -= lr sign(b1 m + (1 - b1) g); m = b2 m + (1 - b2) g
+    p = _param()
+    opt = ag.optim.Lion([p], lr=0.01, betas=(0.3, 0.4))
+    w, m = w0.copy(), np.zeros(2)
+    for g in (g1, np.array([-0.1, 0.5])):
+        opt.step({"w": g})
+        w = w - 0.01 * np.sign(0.3 * m + 0.7 * g)
+        m = 0.4 * m + 0.6 * g
+    np.testing.assert_allclose(p.numpy(), w, rtol=1e-12)
