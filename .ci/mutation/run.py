@@ -3,6 +3,7 @@
     python -m pip install -e ".[mutation]"
     python .ci/mutation/run.py                 # every target, 2 at a time, about an hour on 2 cores
     python .ci/mutation/run.py --only engine-optim --sample-scale 0.2
+    python .ci/mutation/run.py --recheck --scratch DIR   # a finished run's survivors vs today's tests
 
 Each target runs in its own scratch clone of HEAD (cosmic-ray edits files in place, and two
 targets at once must not see each other's mutants). Mutants outside a target's `functions`, and
@@ -153,6 +154,51 @@ def tally(target, session):
     return counts, survivors
 
 
+def recheck(targets, scratch):
+    """Each survivor of a finished session, applied to a fresh clone of HEAD (the mutated modules
+    must not have changed since) and run against the target's current tests; equivalents listed
+    since the run are left out. Prints the session's kill rate with the new tests."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome
+
+    equivalents = load_equivalents()
+    print(f"{'target':24} {'sampled':>7} {'killed':>6} {'then':>5} {'now':>5} {'equiv.':>6} {'survive':>7} {'kill rate':>9}")
+    for target in targets:
+        old = scratch / target["name"]
+        src = scratch / (target["name"] + "-recheck")
+        subprocess.run(["rm", "-rf", str(src)], check=True)
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(src)], check=True)
+        env = worker_env(src)
+        with use_db(str(old / "session.sqlite"), WorkDB.Mode.open) as wdb:
+            done = [(i, r) for i, r in wdb.completed_work_items if r.worker_outcome != WorkerOutcome.SKIPPED]
+        killed = sum(r.test_outcome == TestOutcome.KILLED for _, r in done)
+        survivors = [i.mutations[0] for i, r in done if r.test_outcome == TestOutcome.SURVIVED]
+        now_killed = equivalent = 0
+        for m in survivors:
+            module = str(m.module_path)
+            text = (src / module).read_text().splitlines()[m.start_pos[0] - 1].strip()
+            fn = function_at(enclosing_functions(src / module), m.start_pos[0])
+            if any(e["module"] == module and e["operator"] == m.operator_name and e["function"] == fn
+                   and e["line"] == text and e.get("col", m.start_pos[1]) == m.start_pos[1] for e in equivalents):
+                equivalent += 1
+                continue
+            subprocess.run(["cosmic-ray", "apply", module, m.operator_name, str(m.occurrence)], cwd=src, env=env,
+                           check=True, capture_output=True)
+            try:
+                res = subprocess.run(test_command(target), shell=True, cwd=src, env=env, capture_output=True,
+                                     timeout=300)
+                now_killed += res.returncode != 0
+            except subprocess.TimeoutExpired:
+                now_killed += 1
+            finally:
+                subprocess.run(["git", "checkout", "-q", "--", module], cwd=src, check=True)
+        left = len(survivors) - now_killed - equivalent
+        rate = (killed + now_killed) / max(1, killed + now_killed + left)
+        print(f"{target['name']:24} {len(done):7d} {killed:6d} {len(survivors):5d} {now_killed:5d} {equivalent:6d} "
+              f"{left:7d} {rate:9.1%}")
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", action="append", help="run only this target (repeatable)")
@@ -161,6 +207,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--scratch", help="directory for the clones and sessions (default: a new temp dir)")
     ap.add_argument("--report", action="store_true", help="only tally the finished sessions in --scratch")
+    ap.add_argument("--recheck", action="store_true",
+                    help="run the survivors of the finished sessions in --scratch again, against HEAD's tests")
     args = ap.parse_args(argv)
 
     targets = [t for t in load_targets() if not args.only or t["name"] in args.only]
@@ -169,6 +217,8 @@ def main(argv=None):
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="dptrain-mutation-"))
     scratch.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    if args.recheck:
+        return recheck(targets, scratch)
 
     def run_one(target):
         if args.report:

@@ -108,3 +108,66 @@ def test_predict_on_a_generator_with_verbose_zero_prints_nothing(capsys):
     out = _model().predict((x[i:i + 5] for i in range(0, 20, 5)), verbose=0)
     assert out.shape == (20, 1)
     assert capsys.readouterr().out == ""
+
+
+class ValEpochs(dt.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if "val_loss" in (logs or {}):
+            self.epochs.append(epoch)
+
+
+@pytest.mark.parametrize("source", ["arrays", "generator"])
+def test_validation_freq_three_validates_after_the_third_and_sixth_epochs(source):
+    x, y = _data(32)
+    m, c = _model(), ValEpochs()
+    if source == "arrays":
+        m.fit(x, y, epochs=6, batch_size=16, validation_data=(x, y), validation_freq=3, verbose=0, callbacks=[c])
+    else:
+        class Batches(dt.utils.PyDataset):
+            def __len__(self):
+                return 2
+
+            def __getitem__(self, i):
+                return x[16 * i:16 * i + 16], y[16 * i:16 * i + 16]
+
+        m.fit(Batches(), epochs=6, validation_data=(x, y), validation_freq=3, verbose=0, callbacks=[c])
+    assert c.epochs == [2, 5]
+
+
+def test_stop_training_in_a_batch_callback_ends_the_epoch_at_that_batch():
+    class StopAfterTwo(Counter):
+        def on_train_batch_end(self, batch, logs=None):
+            super().on_train_batch_end(batch, logs)
+            if batch == 1:
+                self.model.stop_training = True
+
+    x, y = _data(64)
+    c = StopAfterTwo()
+    _model().fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[c])
+    assert c.calls["train_batch"] == 2
+
+
+def test_train_and_test_on_batch_return_a_float_by_default_and_check_their_keywords():
+    x, y = _data(8)
+    m = _model()
+    assert isinstance(m.train_on_batch(x, y), float)
+    assert isinstance(m.test_on_batch(x, y), float)
+    assert isinstance(m.train_on_batch(x, y, return_dict=True), dict)
+    with pytest.raises(TypeError):
+        m.train_on_batch(x, y, sample_weights=np.ones(8))
+    with pytest.raises(TypeError):
+        m.test_on_batch(x, y, batchsize=2)
+
+
+def test_evaluate_on_a_generator_equals_evaluate_on_the_arrays():
+    x, y = _data(21)
+    m = _model()
+    want = m.evaluate(x, y, batch_size=21, verbose=0)
+    got = m.evaluate(((x[i:i + 5], y[i:i + 5]) for i in range(0, 21, 5)), verbose=0)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    one = m.evaluate(iter([(x[:1], y[:1])]), verbose=0)          # a single one-sample batch
+    np.testing.assert_allclose(one, float(((x[:1].sum() - y[0, 0]) ** 2)), rtol=1e-5)
