@@ -403,9 +403,8 @@ class CustomSteps:
     def _fit_custom(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
                     shuffle, class_weight, sample_weight, initial_epoch, validation_batch_size, validation_freq,
                     steps_per_epoch=None, validation_steps=None):
-        from ..history import History
         from . import batch_source as _sources
-        from .training import _keras_logs, _nonneg_int, _verbose
+        from .training import _begin_fit, _keras_logs, _nonneg_int, _verbose
         epochs = _nonneg_int(epochs, "epochs", "fit")
         initial_epoch = _nonneg_int(initial_epoch, "initial_epoch", "fit")
         verbose = _verbose(verbose, "fit")
@@ -468,18 +467,10 @@ class CustomSteps:
             steps = -(-len(strategy.shard(np.arange(n))) // batch_size)
         else:
             n, steps = None, len(source) or None
-        self.history = History()
-        bar = [ProgressBar(verbose)] if verbose and strategy.is_chief and \
-            not any(isinstance(cb, ProgressBar) for cb in user_callbacks) else []
-        cbs = CallbackList(bar + user_callbacks + [self.history], self,
-                           {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size,
-                            "samples": n})
         self._fit_seed = strategy.sync_seed(int(_random.generator().integers(0, 2 ** 63 - 1)))
-        self._resume_epoch = None
-        self.stop_training = False
-        cbs.call("on_train_begin", None)
-        start = initial_epoch if self._resume_epoch is None else max(initial_epoch, self._resume_epoch)
-        strategy.start(self, self.optimizer)
+        cbs, start = _begin_fit(self, user_callbacks, strategy, verbose, initial_epoch,
+                                {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size,
+                                 "samples": n})
         hook = _optimizers._gradient_hook
         if strategy.world_size > 1:
             _optimizers._gradient_hook = strategy.reduce_gradients

@@ -61,6 +61,23 @@ def _returned_logs(logs, return_dict, order=("loss",)):
     return values[0] if len(values) == 1 else values
 
 
+def _begin_fit(model, user_callbacks, strategy, verbose, initial_epoch, params):
+    """The start every fit loop shares: a fresh History, the progress bar (on the chief, unless the
+    user gave one), on_train_begin (BackupAndRestore may set _resume_epoch there), the strategy
+    started. Returns (the callback list, the first epoch)."""
+    from ..history import History     # here: history.py imports this package's callback_list
+    model.history = History()
+    bar = [ProgressBar(verbose)] if verbose and strategy.is_chief and \
+        not any(isinstance(cb, ProgressBar) for cb in user_callbacks) else []
+    cbs = CallbackList(bar + user_callbacks + [model.history], model, params)
+    model._resume_epoch = None
+    model.stop_training = False
+    cbs.call("on_train_begin", None)
+    start = initial_epoch if model._resume_epoch is None else max(initial_epoch, model._resume_epoch)
+    strategy.start(model, model.optimizer)
+    return cbs, start
+
+
 class Trainer(CustomSteps):
     def _log_order(self):
         """Keras 3's order of evaluate's list (Trainer._flatten_metrics_in_order): the loss, a lone
@@ -303,19 +320,10 @@ class Trainer(CustomSteps):
 
         step = self._train_step(heads, strategy)
         steps_per_epoch = -(-len(strategy.shard(np.arange(n))) // batch_size)
-        from ..history import History     # here: history.py imports this package's callback_list
-        self.history = History()
-        cbs = [ProgressBar(verbose)] if verbose and strategy.is_chief and \
-            not any(isinstance(cb, ProgressBar) for cb in user_callbacks) else []
-        cbs = CallbackList(cbs + user_callbacks + [self.history], self,
-                           {"epochs": epochs, "steps": steps_per_epoch, "verbose": verbose, "batch_size": batch_size,
-                            "samples": n})
         self._fit_seed = strategy.sync_seed(int(_random.generator().integers(0, 2 ** 63 - 1)))
-        self._resume_epoch = None
-        self.stop_training = False
-        cbs.call("on_train_begin", None)      # BackupAndRestore may restore and set _resume_epoch
-        start = initial_epoch if self._resume_epoch is None else max(initial_epoch, self._resume_epoch)
-        strategy.start(self, self.optimizer)
+        cbs, start = _begin_fit(self, user_callbacks, strategy, verbose, initial_epoch,
+                                {"epochs": epochs, "steps": steps_per_epoch, "verbose": verbose,
+                                 "batch_size": batch_size, "samples": n})
 
         batches = _data.Batches(xs + ys + ([sw] if sw is not None else []), batch_size)
         for epoch in range(start, epochs):
@@ -370,17 +378,8 @@ class Trainer(CustomSteps):
             else:
                 val = self._prepare_validation(validation_data, heads)
         step = self._train_step(heads, strategy)
-        from ..history import History
-        self.history = History()
-        bar = [ProgressBar(verbose)] if verbose and strategy.is_chief and \
-            not any(isinstance(cb, ProgressBar) for cb in user_callbacks) else []
-        cbs = CallbackList(bar + user_callbacks + [self.history], self,
-                           {"epochs": epochs, "steps": len(train) or None, "verbose": verbose})
-        self._resume_epoch = None
-        self.stop_training = False
-        cbs.call("on_train_begin", None)
-        start = initial_epoch if self._resume_epoch is None else max(initial_epoch, self._resume_epoch)
-        strategy.start(self, self.optimizer)
+        cbs, start = _begin_fit(self, user_callbacks, strategy, verbose, initial_epoch,
+                                {"epochs": epochs, "steps": len(train) or None, "verbose": verbose})
         want_begin, want_end = cbs.wants("on_train_batch_begin"), cbs.wants("on_train_batch_end")
         for epoch in range(start, epochs):
             cbs.call("on_epoch_begin", epoch, None)
