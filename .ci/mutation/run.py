@@ -52,6 +52,13 @@ def function_at(functions, line):
     return min(inside)[1] if inside else ""
 
 
+def is_equivalent(equivalents, module, mutation, function, line_text):
+    """Whether equivalent.toml lists this mutant (module, operator, function, line text, column)."""
+    return any(e["module"] == module and e["operator"] == mutation.operator_name and e["function"] == function
+               and e["line"] == line_text and e.get("col", mutation.start_pos[1]) == mutation.start_pos[1]
+               for e in equivalents)
+
+
 def worker_env(src):
     env = dict(os.environ, PYTHONPATH=str(src), KERAS_BACKEND="torch", OMP_NUM_THREADS="1",
                OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -100,8 +107,7 @@ def prepare(target, scratch, scale, seed):
             text = lines[module][m.start_pos[0] - 1].strip()
             if pattern is not None and not pattern.search(fn):
                 skipped.append(item.job_id)
-            elif any(e["module"] == module and e["operator"] == m.operator_name and e["function"] == fn
-                     and e["line"] == text and e.get("col", m.start_pos[1]) == m.start_pos[1] for e in equivalents):
+            elif is_equivalent(equivalents, module, m, fn, text):
                 equivalent.append(item.job_id)
             else:
                 runnable.append((module, m.start_pos, m.operator_name, m.occurrence, item.job_id))
@@ -178,8 +184,7 @@ def recheck(targets, scratch):
             module = str(m.module_path)
             text = (src / module).read_text().splitlines()[m.start_pos[0] - 1].strip()
             fn = function_at(enclosing_functions(src / module), m.start_pos[0])
-            if any(e["module"] == module and e["operator"] == m.operator_name and e["function"] == fn
-                   and e["line"] == text and e.get("col", m.start_pos[1]) == m.start_pos[1] for e in equivalents):
+            if is_equivalent(equivalents, module, m, fn, text):
                 equivalent += 1
                 continue
             subprocess.run(["cosmic-ray", "apply", module, m.operator_name, str(m.occurrence)], cwd=src, env=env,
