@@ -16,10 +16,10 @@ import numpy as np
 
 from engine import ops
 from engine import random as _random
-from engine.tensor import Tensor, as_tensor
+from engine.tensor import Tensor
 
 from . import base as _base
-from .base import Layer, register
+from .base import Layer, call_tensor, register
 from .core import WeightArgs
 
 __all__ = ["AdditiveAttention", "Attention", "MultiHeadAttention"]
@@ -47,16 +47,6 @@ def _rate(who, name, v):
     if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) or not 0.0 <= v < 1.0:
         raise ValueError(f"{who}: {name} must be a number in [0, 1), got {v!r}")
     return float(v)
-
-
-def _tensor(a):
-    """A call argument as a Tensor (numpy floats other than float32 become float32, as Layer.__call__)."""
-    if isinstance(a, Tensor):
-        return a
-    a = np.asarray(a)
-    if a.dtype.kind == "f" and a.dtype != np.float32:
-        a = a.astype(np.float32)
-    return as_tensor(a)
 
 
 def _keep(mask, dtype, who, name):
@@ -342,8 +332,8 @@ class MultiHeadAttention(_Dropout, WeightArgs, Layer):
     def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None, attention_mask=None,
              return_attention_scores=False, training=None, use_causal_mask=False):
         query_mask = _keras_mask(query)     # Keras 3: the query's own mask, whatever query_mask= says
-        query, value = _tensor(query), _tensor(value)
-        key = value if key is None else _tensor(key)
+        query, value = call_tensor(query), call_tensor(value)
+        key = value if key is None else call_tensor(key)
         if self._proj is None:
             shapes = [(None,) + tuple(t.shape[1:]) for t in (query, value, key)]
             self.build(*shapes)
@@ -498,7 +488,7 @@ class Attention(_Dropout, Layer):
     def call(self, inputs, mask=None, training=False, return_attention_scores=False, use_causal_mask=False):
         who = self._who()
         _check_list(who, inputs, mask)
-        xs = [_tensor(t) for t in inputs]
+        xs = [call_tensor(t) for t in inputs]
         self._check_shapes([tuple(t.shape) for t in xs])
         q, v = xs[0], xs[1]
         k = xs[2] if len(xs) > 2 else v

@@ -207,6 +207,16 @@ def _symbolic_leaves(struct):
     return found
 
 
+def call_tensor(a):
+    """A layer call's data as a Tensor: tensors as they are, numpy floats other than float32 as float32."""
+    if isinstance(a, Tensor):
+        return a
+    a = np.asarray(a)
+    if a.dtype.kind == "f" and a.dtype != np.float32:
+        a = a.astype(np.float32)
+    return as_tensor(a)
+
+
 def _marking_built(build):
     """`build` that marks the layer built when it returns, as Keras wraps it: a layer built by
     hand (`layer.build(shape)`) is not built again, with a second set of weights, when called."""
@@ -648,13 +658,7 @@ class Layer:
         return outputs
 
     def _call_eager(self, inputs, training, args=(), kwargs=None):
-        def to_tensor(a):
-            if isinstance(a, Tensor):
-                return a
-            a = np.asarray(a)
-            if a.dtype.kind == "f" and a.dtype != np.float32:
-                a = a.astype(np.float32)
-            return as_tensor(a)
+        to_tensor = call_tensor
         if isinstance(inputs, (list, tuple)):
             xs = [to_tensor(a) for a in inputs]
             shapes = [(None,) + tuple(x.shape[1:]) for x in xs]

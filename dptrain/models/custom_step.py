@@ -404,14 +404,9 @@ class CustomSteps:
                     shuffle, class_weight, sample_weight, initial_epoch, validation_batch_size, validation_freq,
                     steps_per_epoch=None, validation_steps=None):
         from . import batch_source as _sources
-        from .training import _begin_fit, _keras_logs, _nonneg_int, _verbose
-        epochs = _nonneg_int(epochs, "epochs", "fit")
-        initial_epoch = _nonneg_int(initial_epoch, "initial_epoch", "fit")
-        verbose = _verbose(verbose, "fit")
-        batch_size = _data.check_batch_size(32 if batch_size is None else batch_size)
-        val_batch_size = batch_size if validation_batch_size is None else _data.check_batch_size(validation_batch_size)
-        if isinstance(validation_freq, bool) or not isinstance(validation_freq, (int, np.integer)) or validation_freq < 1:
-            raise ValueError(f"fit: validation_freq must be a positive integer, got {validation_freq!r}")
+        from .training import _begin_fit, _fit_args, _keras_logs, _nonneg_int
+        epochs, initial_epoch, verbose, batch_size, val_batch_size = _fit_args(
+            epochs, initial_epoch, verbose, batch_size, validation_batch_size, validation_freq)
         if not self.compiled:
             raise ValueError("fit: the model must be compiled first: model.compile(optimizer=...)")
         strategy = current_strategy()

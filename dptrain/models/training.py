@@ -61,6 +61,19 @@ def _returned_logs(logs, return_dict, order=("loss",)):
     return values[0] if len(values) == 1 else values
 
 
+def _fit_args(epochs, initial_epoch, verbose, batch_size, validation_batch_size, validation_freq):
+    """fit's counting arguments checked, with Keras' defaults: (epochs, initial_epoch, verbose,
+    batch_size, validation batch size)."""
+    epochs = _nonneg_int(epochs, "epochs", "fit")
+    initial_epoch = _nonneg_int(initial_epoch, "initial_epoch", "fit")
+    verbose = _verbose(verbose, "fit")
+    batch_size = _data.check_batch_size(32 if batch_size is None else batch_size)
+    val_batch_size = batch_size if validation_batch_size is None else _data.check_batch_size(validation_batch_size)
+    if isinstance(validation_freq, bool) or not isinstance(validation_freq, (int, np.integer)) or validation_freq < 1:
+        raise ValueError(f"fit: validation_freq must be a positive integer, got {validation_freq!r}")
+    return epochs, initial_epoch, verbose, batch_size, val_batch_size
+
+
 def _begin_fit(model, user_callbacks, strategy, verbose, initial_epoch, params):
     """The start every fit loop shares: a fresh History, the progress bar (on the chief, unless the
     user gave one), on_train_begin (BackupAndRestore may set _resume_epoch there), the strategy
@@ -286,13 +299,8 @@ class Trainer(CustomSteps):
                 raise NotImplementedError(f"fit: {name} with numpy arrays is not supported by dptrain yet; every "
                                           f"epoch runs over all the data (leave {name}=None, or pass a generator)")
         heads = self._ready(x, "fit")
-        epochs = _nonneg_int(epochs, "epochs", "fit")
-        initial_epoch = _nonneg_int(initial_epoch, "initial_epoch", "fit")
-        verbose = _verbose(verbose, "fit")
-        batch_size = _data.check_batch_size(32 if batch_size is None else batch_size)
-        val_batch_size = batch_size if validation_batch_size is None else _data.check_batch_size(validation_batch_size)
-        if isinstance(validation_freq, bool) or not isinstance(validation_freq, (int, np.integer)) or validation_freq < 1:
-            raise ValueError(f"fit: validation_freq must be a positive integer, got {validation_freq!r}")
+        epochs, initial_epoch, verbose, batch_size, val_batch_size = _fit_args(
+            epochs, initial_epoch, verbose, batch_size, validation_batch_size, validation_freq)
         strategy = current_strategy()
         user_callbacks = check_callbacks(callbacks)
 
